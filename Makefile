@@ -28,7 +28,7 @@ isa_flags = $(strip \
 LIB_SRC   := $(sort $(wildcard lib/*.cpp lib/simd/*.cpp))
 UNIT_SRC  := $(sort $(wildcard test/unit/*.cpp))
 INTEG_SRC := $(sort $(wildcard test/integration/*.cpp))
-BENCH_SRC := $(sort $(wildcard bench/*.cpp))
+BENCH_SRC := $(sort $(wildcard bench/*_bench.cpp))
 FUZZ_SRC  := $(sort $(wildcard test/fuzz/*_fuzz.cpp))
 TOOL_SRC  := $(sort $(wildcard tools/*.cpp))
 
@@ -49,7 +49,7 @@ TEST_BINS := $(if $(UNIT_SRC),$(B)/unit_tests $(BA)/unit_tests) \
 GTEST_LIBS := -lgtest -lgtest_main -pthread
 BENCH_LIBS := -lbenchmark -lbenchmark_main -pthread
 
-.PHONY: all test test-build bench fuzz run install clean tools
+.PHONY: all test test-build bench bench-e2e fuzz run install clean tools
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(TOOLS)
@@ -111,6 +111,14 @@ $(B)/zws_bench: $(call obj,$(BENCH_SRC),$(B)) $(LIB)
 bench:
 	@$(MAKE) --no-print-directory -j$(NPROC) $(B)/zws_bench
 	@if command -v taskset >/dev/null; then taskset -c 1 $(B)/zws_bench $(BENCH_ARGS); else $(B)/zws_bench $(BENCH_ARGS); fi
+
+# End-to-end: zws-echo, a raw TCP echo (the physical yardstick) and Node ws, driven by zws-load.
+$(B)/tcp_echo: $(B)/obj/bench/tcp_echo.o
+	$(CXX) $(CXXFLAGS) -o $@ $^
+
+bench-e2e:
+	@$(MAKE) --no-print-directory -j$(NPROC) all $(B)/tcp_echo
+	@bench/e2e.sh
 
 # --- fuzzing -----------------------------------------------------------------
 $(BF)/%_fuzz: $(BF)/obj/test/fuzz/%_fuzz.o $(BF)/libzws.a
