@@ -98,7 +98,7 @@ test-build: $(TEST_BINS) $(TOOLS)
 
 test:
 	@$(MAKE) --no-print-directory -j$(NPROC) test-build
-	@test/run_tests.sh $(TEST_BINS)
+	@test/run_tests.sh $(TEST_BINS) $(wildcard test/interop/run.sh)
 
 # --- tools -------------------------------------------------------------------
 $(B)/%: $(B)/obj/tools/%.o $(LIB)

@@ -1,23 +1,49 @@
 #!/usr/bin/env bash
-# Runs each GoogleTest binary given, then prints one line "N passed, M failed"
-# totalling every test of every binary. A binary that crashes or exits non-zero
-# without a summary counts as one failure of its own. Exits non-zero on any failure.
+# Runs every suite given and prints one line "N passed, M failed" totalling
+# every test of every suite. A suite is either a GoogleTest binary or a script
+# (*.sh) whose last line of that form gives its own counts. A suite that crashes
+# or fails without a summary counts as one failure of its own. Exits non-zero
+# on any failure.
 set -u
 passed=0 failed=0
 log_dir=build/test-logs
 mkdir -p "$log_dir"
-for bin in "$@"; do
-  [ -x "$bin" ] || { echo "missing test binary: $bin"; failed=$((failed + 1)); continue; }
-  log="$log_dir/$(echo "$bin" | tr '/' '_').log"
-  echo "== $bin"
-  "$bin" --gtest_brief=1 --gtest_color=no > "$log" 2>&1
-  rc=$?
-  grep -E '^\[  (FAILED|PASSED|SKIPPED) |^(Failure|.*: Failure)' "$log" | head -n 40
-  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\{0,1\}\..*/\1/p' "$log" | tail -n 1)
-  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\{0,1\}, listed below.*/\1/p' "$log" | tail -n 1)
-  p=${p:-0} f=${f:-0}
+
+count_gtest() {  # log -> "passed failed"
+  local p f
+  p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\{0,1\}\..*/\1/p' "$1" | tail -n 1)
+  f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\{0,1\}, listed below.*/\1/p' "$1" | tail -n 1)
+  echo "${p:-0} ${f:-0}"
+}
+
+count_script() {  # log -> "passed failed"
+  local line
+  line=$(grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1)
+  [ -n "$line" ] || { echo "0 0"; return; }
+  echo "$line" | sed -E 's/^([A-Za-z-]+: )?([0-9]+) passed, ([0-9]+) failed.*/\2 \3/'
+}
+
+for suite in "$@"; do
+  log="$log_dir/$(echo "$suite" | tr '/' '_').log"
+  echo "== $suite"
+  case "$suite" in
+    *.sh)
+      bash "$suite" > "$log" 2>&1
+      rc=$?
+      grep -E '^(ok|not ok|SKIP|FAIL)' "$log" | grep -v '^ok' | head -n 40
+      read -r p f < <(count_script "$log")
+      ;;
+    *)
+      if [ ! -x "$suite" ]; then echo "missing test binary: $suite"; failed=$((failed + 1)); continue; fi
+      "$suite" --gtest_brief=1 --gtest_color=no > "$log" 2>&1
+      rc=$?
+      grep -E '^\[  (FAILED|PASSED|SKIPPED) |: Failure$' "$log" | head -n 40
+      read -r p f < <(count_gtest "$log")
+      ;;
+  esac
+  echo "   $p passed, $f failed (log: $log)"
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-    echo "$bin exited with status $rc without a failure summary; last lines:"
+    echo "$suite exited with status $rc without a failure count; last lines:"
     tail -n 20 "$log"
     f=1
   fi
