@@ -41,7 +41,7 @@ for suite in "$@"; do
       read -r p f < <(count_gtest "$log")
       ;;
   esac
-  echo "   $p passed, $f failed (log: $log)"
+  echo "   suite result: $p passed / $f failed (log: $log)"
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
     echo "$suite exited with status $rc without a failure count; last lines:"
     tail -n 20 "$log"
