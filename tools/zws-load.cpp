@@ -312,13 +312,15 @@ void worker::run() {
   for (;;) {
     ph_ = ctl_.get();
     if (ph_ == phase::stop) break;
-    int timeout_ms = 50;
+    // The open loop needs sub-millisecond wake-ups: epoll_pwait2 takes a timespec.
+    i64 wait = 50'000'000;
     if (interval_ns_ > 0 && t0_ != 0) {
       const i64 next_due = t0_ + static_cast<i64>(double(released_) * interval_ns_);
-      const i64 wait = next_due - now_ns();
-      timeout_ms = wait <= 0 ? 0 : static_cast<int>(std::min<i64>(50, (wait + 999'999) / 1'000'000));
+      wait = std::clamp<i64>(next_due - now_ns(), 0, wait);
     }
-    const int n = epoll_wait(epfd_, events, 256, timeout_ms);
+    const timespec ts{wait / 1'000'000'000, wait % 1'000'000'000};
+    int n = epoll_pwait2(epfd_, events, 256, &ts, nullptr);
+    if (n < 0 && errno == ENOSYS) n = epoll_wait(epfd_, events, 256, static_cast<int>((wait + 999'999) / 1'000'000));
     if (n < 0 && errno != EINTR) {
       std::perror("zws-load: epoll_wait");
       break;
