@@ -61,20 +61,19 @@ void sha1_compress_scalar(std::uint32_t state[5], const std::uint8_t* blocks, st
     for (int t = 16; t < 80; ++t) w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
 
     std::uint32_t a = state[0], b = state[1], c = state[2], d = state[3], e = state[4];
-    for (int t = 0; t < 80; ++t) {
-      std::uint32_t f, k;
-      if (t < 20) {
-        f = (b & c) | (~b & d), k = 0x5A827999u;
-      } else if (t < 40) {
-        f = b ^ c ^ d, k = 0x6ED9EBA1u;
-      } else if (t < 60) {
-        f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDCu;
-      } else {
-        f = b ^ c ^ d, k = 0xCA62C1D6u;
-      }
-      const std::uint32_t tmp = rotl(a, 5) + f + e + k + w[t];
+    // One loop per round function, so that no round branches on t.
+    auto round = [&](std::uint32_t f, std::uint32_t k, std::uint32_t wt) {
+      const std::uint32_t tmp = rotl(a, 5) + f + e + k + wt;
       e = d, d = c, c = rotl(b, 30), b = a, a = tmp;
-    }
+    };
+#pragma GCC unroll 20
+    for (int t = 0; t < 20; ++t) round(d ^ (b & (c ^ d)), 0x5A827999u, w[t]);
+#pragma GCC unroll 20
+    for (int t = 20; t < 40; ++t) round(b ^ c ^ d, 0x6ED9EBA1u, w[t]);
+#pragma GCC unroll 20
+    for (int t = 40; t < 60; ++t) round((b & c) | (d & (b | c)), 0x8F1BBCDCu, w[t]);
+#pragma GCC unroll 20
+    for (int t = 60; t < 80; ++t) round(b ^ c ^ d, 0xCA62C1D6u, w[t]);
     state[0] += a, state[1] += b, state[2] += c, state[3] += d, state[4] += e;
   }
 }

@@ -27,6 +27,8 @@ struct lanes {
 // (SHA1RNDS4 takes it as an immediate, hence the template).
 template <int F>
 inline void twenty_rounds(lanes& s) noexcept {
+  // Unrolled so that every index below is a constant and the vectors stay in registers.
+#pragma GCC unroll 5
   for (int g = 0; g < 5; ++g) {
     const int i = 5 * F + g;
     if (i >= 4) {
@@ -51,6 +53,7 @@ void sha1_compress_shani(std::uint32_t state[5], const std::uint8_t* blocks, std
 
   for (; nblocks != 0; --nblocks, blocks += 64) {
     lanes s;
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k)
       s.w[k] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks + 16 * k)), bswap);
     s.abcd = abcd;
