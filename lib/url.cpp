@@ -120,7 +120,9 @@ bool valid_target(std::string_view s) noexcept {
   return true;
 }
 
-std::size_t decimal_digits(std::uint16_t v) noexcept { return v >= 10000 ? 5 : v >= 1000 ? 4 : v >= 100 ? 3 : v >= 10 ? 2 : 1; }
+std::size_t decimal_digits(std::uint16_t v) noexcept {
+  return v >= 10000 ? 5 : v >= 1000 ? 4 : v >= 100 ? 3 : v >= 10 ? 2 : 1;
+}
 
 }  // namespace
 

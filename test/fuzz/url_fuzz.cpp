@@ -28,7 +28,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(u->port != 0);
   check(!u->target.empty() && u->target.front() == '/');
   check(inside(u->target, text) || u->target == "/");
-  check(text.find('#') == std::string_view::npos && text.find('@') == std::string_view::npos);
+  const std::string_view after_scheme = text.substr(text.find("://") + 3);
+  check(text.find('#') == std::string_view::npos);
+  check(after_scheme.substr(0, after_scheme.find('/')).find('@') == std::string_view::npos);  // no userinfo
   for (char c : text) check(static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f);
 
   char host[300];
