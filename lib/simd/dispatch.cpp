@@ -25,7 +25,7 @@ const kernels* table_of(isa i) noexcept {
   switch (i) {
     case isa::scalar: return &scalar_kernels;
     case isa::sse2: return nullptr;
-    case isa::avx2: return nullptr;
+    case isa::avx2: return f.avx2 ? &avx2_kernels : nullptr;
     case isa::avx512: return nullptr;
   }
   (void)f;
