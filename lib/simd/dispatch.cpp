@@ -26,7 +26,7 @@ const kernels* table_of(isa i) noexcept {
     case isa::scalar: return &scalar_kernels;
     case isa::sse2: return nullptr;
     case isa::avx2: return f.avx2 ? &avx2_kernels : nullptr;
-    case isa::avx512: return nullptr;
+    case isa::avx512: return f.avx512 ? &avx512_kernels : nullptr;
   }
   (void)f;
   return nullptr;
