@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +36,8 @@
 #include "load/histogram.hpp"
 #include "load/options.hpp"
 #include "zws/buffer.hpp"
+#include "zws/simd.hpp"
+#include "zws/url.hpp"
 
 namespace zws_load {
 namespace {
@@ -132,39 +135,28 @@ struct target {
 };
 
 bool resolve(const options& o, target& t) {
-  std::string_view u = o.url;
-  const bool ws = u.starts_with("ws://");
-  if (ws) u.remove_prefix(5);
-  else if (u.starts_with("tcp://")) u.remove_prefix(6);
-  else if (u.starts_with("wss://")) {
+  // --raw takes tcp://host:port or host:port too; the URL parser only knows ws://.
+  std::string text = o.url;
+  if (o.raw && text.starts_with("tcp://")) text = "ws://" + text.substr(6);
+  else if (o.raw && text.find("://") == std::string::npos) text = "ws://" + text;
+  const std::optional<zws::url> u = zws::parse_url(text);
+  if (!u) {
+    std::fprintf(stderr, "zws-load: not a ws:// URL: %s\n", o.url.c_str());
+    return false;
+  }
+  if (u->secure) {
     std::fprintf(stderr, "zws-load: wss:// is not supported (no TLS in this build)\n");
     return false;
   }
-  if (!o.raw && !ws) {
-    std::fprintf(stderr, "zws-load: URL must start with ws:// (or use --raw)\n");
-    return false;
-  }
-  const std::size_t slash = u.find('/');
-  std::string_view authority = u.substr(0, slash);
-  if (slash != std::string_view::npos) t.path = std::string(u.substr(slash));
-  t.host_header = std::string(authority);
-  std::string host, port = "80";
-  if (authority.starts_with("[")) {
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return false;
-    host = std::string(authority.substr(1, close - 1));
-    if (close + 1 < authority.size() && authority[close + 1] == ':') port = std::string(authority.substr(close + 2));
-  } else {
-    const std::size_t colon = authority.rfind(':');
-    host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port = std::string(authority.substr(colon + 1));
-  }
+  t.host_header = zws::host_header(*u);
+  t.path = std::string(u->target);
+  const std::string host(u->host), port = std::to_string(u->port);
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
   const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
   if (rc != 0 || res == nullptr) {
-    std::fprintf(stderr, "zws-load: cannot resolve %s:%s: %s\n", host.c_str(), port.c_str(), gai_strerror(rc));
+    std::fprintf(stderr, "zws-load: cannot resolve %s: %s\n", host.c_str(), gai_strerror(rc));
     return false;
   }
   std::memcpy(&t.addr, res->ai_addr, res->ai_addrlen);
@@ -611,8 +603,9 @@ void print_text(const options& o, const report& r) {
   const double mps = double(r.c.msgs) / r.seconds;
   const double mibs = double(r.c.bytes) / r.seconds / (1024.0 * 1024.0);
   auto us = [&](double q) { return double(r.h.quantile(q)) / 1000.0; };
-  std::printf("zws-load %s  %s, %u connections, %s%zu B %s\n", o.url.c_str(), o.raw ? "raw TCP" : "WebSocket",
-              o.conns, o.idle ? "idle, " : "", o.size, o.text ? "text" : "binary");
+  std::printf("zws-load %s  %s, %u connections, %s%zu B %s, isa %s\n", o.url.c_str(),
+              o.raw ? "raw TCP" : "WebSocket", o.conns, o.idle ? "idle, " : "", o.size, o.text ? "text" : "binary",
+              std::string(zws::isa_name(zws::active_isa())).c_str());
   if (o.idle) {
     std::printf("  open        %u of %u\n  answered    %" PRIu64 "\n", r.open, o.idle, r.answered);
   } else {
@@ -643,8 +636,8 @@ void print_json(const options& o, const report& r) {
   std::printf("\"errors\":{\"connect\":%" PRIu64 ",\"handshake\":%" PRIu64 ",\"verify\":%" PRIu64
               ",\"protocol\":%" PRIu64 ",\"closed\":%" PRIu64 "},",
               r.c.connect_failed, r.c.handshake_failed, r.c.verify_errors, r.c.protocol_errors, r.c.closed);
-  std::printf("\"cpu\":{\"user_s\":%.3f,\"sys_s\":%.3f,\"share\":%.3f}}\n", r.cpu_user, r.cpu_sys,
-              (r.cpu_user + r.cpu_sys) / r.seconds);
+  std::printf("\"cpu\":{\"user_s\":%.3f,\"sys_s\":%.3f,\"share\":%.3f},\"isa\":\"%s\"}\n", r.cpu_user,
+              r.cpu_sys, (r.cpu_user + r.cpu_sys) / r.seconds, std::string(zws::isa_name(zws::active_isa())).c_str());
 }
 
 bool raise_fd_limit(const options& o) {
