@@ -36,8 +36,13 @@
 #include "load/histogram.hpp"
 #include "load/options.hpp"
 #include "zws/buffer.hpp"
+#include "zws/frame.hpp"
+#include "zws/handshake.hpp"
+#include "zws/http.hpp"
+#include "zws/reader.hpp"
 #include "zws/simd.hpp"
 #include "zws/url.hpp"
+#include "zws/writer.hpp"
 
 namespace zws_load {
 namespace {
@@ -98,6 +103,11 @@ struct pattern {
 
 class random_pool {
  public:
+  zws::mask_key key() {
+    zws::mask_key k;
+    fill(k.bytes, 4);
+    return k;
+  }
   void fill(std::uint8_t* dst, std::size_t n) {
     while (n) {
       if (pos_ == sizeof buf_) refill();
@@ -182,7 +192,10 @@ struct conn {
   u64 due = 0;                   // open loop: released by the schedule, not yet sent
   u64 limit = ~u64{0};           // messages this connection may send
   std::size_t raw_off = 0;       // raw: bytes of message `done` received so far
+  std::size_t need = 0;          // WebSocket: size of the incomplete frame in `in`, if known
   std::vector<i64> stamps;       // send (or scheduled) time of message k at [k % depth]
+  std::optional<zws::reader> rd; // WebSocket: the frame reader, once open
+  zws::client_key key{};         // WebSocket: the handshake's Sec-WebSocket-Key
 };
 
 // ---------------------------------------------------------------------------
@@ -218,6 +231,7 @@ class worker {
       if (!o.idle) conns_[i].stamps.assign(o.depth, 0);
     }
     if (rate > 0) interval_ns_ = 1e9 / rate;
+    reader_limits_.max_message_size = std::max<u64>(reader_limits_.max_message_size, 2 * u64{o.size});
   }
   ~worker() {
     if (epfd_ >= 0) close(epfd_);
@@ -250,6 +264,9 @@ class worker {
   static constexpr std::size_t failed = ~std::size_t{0};
   std::size_t consume(conn& c, std::span<std::uint8_t> bytes, i64 now);
   std::size_t consume_raw(conn& c, std::span<std::uint8_t> bytes, i64 now);
+  std::size_t consume_handshake(conn& c, std::span<std::uint8_t> bytes, i64 now);
+  std::size_t consume_ws(conn& c, std::span<std::uint8_t> bytes, i64 now);
+  void goodbye(conn& c);
   void complete(conn& c, i64 now);
   void send_messages(conn& c, i64 now);
   void append_message(conn& c, i64 stamp);
@@ -269,6 +286,8 @@ class worker {
   int epfd_ = -1;
   std::thread thread_;
   random_pool rng_;
+  zws::http::response_parser response_parser_;
+  zws::reader_limits reader_limits_;
   histogram hist_;
   phase ph_ = phase::warmup;
 
@@ -328,9 +347,7 @@ void worker::run() {
     if (opt_.idle && !probing_ && ctl_.probe.load(std::memory_order_relaxed)) start_probe(now);
     publish();
   }
-  // A clean goodbye is not needed for the measurement; just close.
-  for (auto& c : conns_)
-    if (c.fd >= 0) close(c.fd);
+  for (auto& c : conns_) goodbye(c);
   publish();
 }
 
@@ -411,7 +428,28 @@ void worker::on_event(conn& c, std::uint32_t ev) {
 }
 
 void worker::on_connected(conn& c, i64 now) {
-  on_open(c, now);
+  if (opt_.raw) {
+    on_open(c, now);
+    return;
+  }
+  std::uint8_t nonce[16];
+  rng_.fill(nonce, sizeof nonce);
+  c.key = zws::make_client_key(std::span<const std::uint8_t, 16>(nonce));
+  zws::write_upgrade_request(c.out, {.host = tgt_.host_header, .target = tgt_.path}, c.key);
+  c.st = cstate::handshaking;
+  flush(c);
+}
+
+// A Close frame (1000) if the connection is open, one attempt to send it, and close.
+void worker::goodbye(conn& c) {
+  if (c.fd < 0) return;
+  if (c.st == cstate::open && !opt_.raw) {
+    const zws::mask_key key = rng_.key();
+    zws::write_close(c.out, zws::close_code::normal, {}, &key);
+    send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  close(c.fd);
+  c.fd = -1;
 }
 
 void worker::on_open(conn& c, i64 now) {
@@ -421,6 +459,7 @@ void worker::on_open(conn& c, i64 now) {
   }
   c.st = cstate::open;
   ++open_;
+  if (!opt_.raw) c.rd.emplace(zws::role::client, reader_limits_);
   if (opt_.idle) c.limit = 0;  // held silent until the probe
   if (interval_ns_ > 0 && t0_ == 0 && resolved_ == conns_.size()) t0_ = now;
   send_messages(c, now);
@@ -436,7 +475,8 @@ void worker::on_readable(conn& c) {
       dst = rbuf_.get();
       room = rbuf_size;
     } else {
-      room = std::max<std::size_t>(rbuf_size, c.in.size() / 2);
+      // The rest of the frame when its size is known: one recv can complete it.
+      room = std::max<std::size_t>(64 * 1024, c.need > c.in.size() ? c.need - c.in.size() : 0);
       dst = c.in.prepare(room);
     }
     const ssize_t n = recv(c.fd, dst, room, 0);
@@ -468,7 +508,69 @@ void worker::on_readable(conn& c) {
 // Handles received bytes. Returns how many were used (the rest is an incomplete
 // frame to keep), or `failed` when the connection failed.
 std::size_t worker::consume(conn& c, std::span<std::uint8_t> bytes, i64 now) {
-  return consume_raw(c, bytes, now);
+  if (opt_.raw) return consume_raw(c, bytes, now);
+  if (c.st == cstate::handshaking) return consume_handshake(c, bytes, now);
+  return consume_ws(c, bytes, now);
+}
+
+std::size_t worker::consume_handshake(conn& c, std::span<std::uint8_t> bytes, i64 now) {
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  const std::size_t end = text.find("\r\n\r\n");
+  if (end == std::string_view::npos) {
+    if (bytes.size() <= 16 * 1024) return 0;  // keep it all, wait for the rest
+    fail(c, &counters::handshake_failed);
+    return failed;
+  }
+  // The whole head is here: parse it in one go with the worker's one parser.
+  response_parser_.reset();
+  const zws::http::parse_result r = response_parser_.parse(text.substr(0, end + 4));
+  if (r.status != zws::http::parse_status::done ||
+      zws::verify_upgrade_response(response_parser_.get(), c.key) != zws::error::none) {
+    fail(c, &counters::handshake_failed);
+    return failed;
+  }
+  on_open(c, now);
+  if (c.st != cstate::open) return failed;
+  const std::size_t head = r.head_size;
+  const std::size_t used = consume_ws(c, bytes.subspan(head), now);
+  return used == failed ? failed : head + used;
+}
+
+std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i64 now) {
+  const zws::opcode want = opt_.text ? zws::opcode::text : zws::opcode::binary;
+  std::size_t off = 0;
+  for (;;) {
+    const zws::read_result r = c.rd->next(bytes.subspan(off));
+    off += r.consumed;
+    switch (r.ev.kind) {
+      case zws::event_kind::none:
+        continue;
+      case zws::event_kind::need_more:
+        c.need = r.ev.need;
+        return off;
+      case zws::event_kind::message:
+        if (c.done == c.sent || r.ev.op != want || r.ev.data.size() != pat_.size() ||
+            !pat_.matches(c.done, 0, r.ev.data.data(), r.ev.data.size())) {
+          fail(c, &counters::verify_errors);
+          return failed;
+        }
+        complete(c, now);
+        continue;
+      case zws::event_kind::ping: {
+        const zws::mask_key key = rng_.key();
+        zws::write_frame(c.out, zws::opcode::pong, r.ev.data, &key);
+        continue;
+      }
+      case zws::event_kind::pong:
+        continue;
+      case zws::event_kind::close:
+        fail(c, &counters::closed);
+        return failed;
+      case zws::event_kind::error:
+        fail(c, &counters::protocol_errors);
+        return failed;
+    }
+  }
 }
 
 std::size_t worker::consume_raw(conn& c, std::span<std::uint8_t> bytes, i64 now) {
@@ -526,10 +628,20 @@ void worker::send_messages(conn& c, i64 now) {
 
 void worker::append_message(conn& c, i64 stamp) {
   if (!c.stamps.empty()) c.stamps[c.sent % opt_.depth] = stamp;
-  std::uint8_t* p = c.out.prepare(pat_.size());
-  std::memcpy(p, pat_.bytes.data(), pat_.size());
-  pat_.stamp(p, c.sent);
-  c.out.commit(pat_.size());
+  if (opt_.raw) {
+    std::uint8_t* p = c.out.prepare(pat_.size());
+    std::memcpy(p, pat_.bytes.data(), pat_.size());
+    pat_.stamp(p, c.sent);
+    c.out.commit(pat_.size());
+  } else {
+    // Mask the fixed pattern while copying it out, then stamp the (masked) sequence number.
+    const zws::mask_key key = rng_.key();
+    zws::write_frame(c.out, opt_.text ? zws::opcode::text : zws::opcode::binary,
+                     std::span<const std::uint8_t>(pat_.bytes), &key);
+    std::uint8_t* p = c.out.data() + c.out.size() - pat_.size();
+    for (std::size_t j = 0; j < pat_.stamp_size(); ++j)
+      p[j] = static_cast<std::uint8_t>(pattern::stamp_byte(c.sent, j) ^ key.bytes[j % 4]);
+  }
   ++c.sent;
 }
 
