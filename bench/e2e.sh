@@ -255,8 +255,10 @@ row() {  # label scenario metric decimals
   echo "$line"
 }
 
+isa=$(sed -n 's/.*"isa":"\([a-z0-9]*\)".*/\1/p' "$OUT"/*.json "$OUT"/*.out 2>/dev/null | head -n 1)
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
 echo
-echo "### zws end-to-end benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, $PINNING)"
+echo "### zws end-to-end benchmark ($(date -u +%Y-%m-%d), ${cpu:-unknown CPU}, $(nproc) cores, $PINNING, zws-load isa ${isa:-?})"
 echo
 echo "Medians of $RUNS runs of ${SECS}s after ${WARM}s warm-up; (×) is the ratio to raw TCP. CPU is the"
 echo "server's / zws-load's share of one core during the runs (raw · zws · node). Command: \`make bench-e2e\`."
