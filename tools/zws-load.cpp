@@ -338,6 +338,8 @@ void worker::run() {
     }
     for (int i = 0; i < n; ++i) on_event(conns_[events[i].data.u32], events[i].events);
     now = now_ns();
+    // The schedule starts once every connection is open (or has failed).
+    if (interval_ns_ > 0 && t0_ == 0 && resolved_ == conns_.size()) t0_ = now;
     if (interval_ns_ > 0 && t0_ != 0) release_schedule(now);
     if (now >= next_check) {
       check_timeouts(now);
@@ -461,7 +463,6 @@ void worker::on_open(conn& c, i64 now) {
   ++open_;
   if (!opt_.raw) c.rd.emplace(zws::role::client, reader_limits_);
   if (opt_.idle) c.limit = 0;  // held silent until the probe
-  if (interval_ns_ > 0 && t0_ == 0 && resolved_ == conns_.size()) t0_ = now;
   send_messages(c, now);
   flush(c);
   open_more(now);
