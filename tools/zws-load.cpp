@@ -35,6 +35,9 @@
 
 #include "load/histogram.hpp"
 #include "load/options.hpp"
+#include "load/payload.hpp"
+#include "load/report.hpp"
+#include "load/target.hpp"
 #include "zws/buffer.hpp"
 #include "zws/frame.hpp"
 #include "zws/handshake.hpp"
@@ -60,120 +63,6 @@ volatile sig_atomic_t got_stop = 0;   // SIGINT, SIGTERM
 volatile sig_atomic_t got_usr1 = 0;   // --idle: go on to the check
 void on_stop(int) { got_stop = 1; }
 void on_usr1(int) { got_usr1 = 1; }
-
-// ---------------------------------------------------------------------------
-// What is sent: a fixed pattern whose first (up to) 8 bytes are replaced by the
-// message's sequence number on its connection, 6 bits per printable character,
-// so an echo that is reordered, repeated or cut is caught, and text stays ASCII.
-
-constexpr char seq_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr std::size_t seq_bytes = 8;
-
-struct pattern {
-  std::vector<std::uint8_t> bytes;
-
-  pattern(std::size_t size, bool text) : bytes(size) {
-    u64 x = 0x9E3779B97F4A7C15ull;  // fixed xorshift seed: runs are comparable
-    for (auto& b : bytes) {
-      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-      b = text ? static_cast<std::uint8_t>(' ' + x % 95) : static_cast<std::uint8_t>(x >> 32);
-    }
-  }
-  std::size_t size() const noexcept { return bytes.size(); }
-  std::size_t stamp_size() const noexcept { return std::min(seq_bytes, bytes.size()); }
-
-  static std::uint8_t stamp_byte(u64 seq, std::size_t j) noexcept {
-    return static_cast<std::uint8_t>(seq_alphabet[(seq >> (6 * j)) & 63]);
-  }
-  void stamp(std::uint8_t* dst, u64 seq) const noexcept {
-    for (std::size_t j = 0; j < stamp_size(); ++j) dst[j] = stamp_byte(seq, j);
-  }
-  // Whether `got` equals bytes [off, off + got.size()) of message `seq`.
-  bool matches(u64 seq, std::size_t off, const std::uint8_t* got, std::size_t n) const noexcept {
-    std::size_t j = off;
-    for (; j < stamp_size() && j < off + n; ++j)
-      if (got[j - off] != stamp_byte(seq, j)) return false;
-    return std::memcmp(got + (j - off), bytes.data() + j, off + n - j) == 0;
-  }
-};
-
-// ---------------------------------------------------------------------------
-// Random bytes for mask keys and handshake keys, drawn from getrandom() 4 KiB
-// at a time so that a fresh key per frame costs a copy, not a syscall.
-
-class random_pool {
- public:
-  zws::mask_key key() {
-    zws::mask_key k;
-    fill(k.bytes, 4);
-    return k;
-  }
-  void fill(std::uint8_t* dst, std::size_t n) {
-    while (n) {
-      if (pos_ == sizeof buf_) refill();
-      const std::size_t k = std::min(n, sizeof buf_ - pos_);
-      std::memcpy(dst, buf_ + pos_, k);
-      pos_ += k, dst += k, n -= k;
-    }
-  }
-
- private:
-  void refill() {
-    std::size_t got = 0;
-    while (got < sizeof buf_) {
-      const ssize_t r = getrandom(buf_ + got, sizeof buf_ - got, 0);
-      if (r > 0) got += static_cast<std::size_t>(r);
-      else if (errno != EINTR) {
-        std::perror("zws-load: getrandom");
-        std::exit(1);
-      }
-    }
-    pos_ = 0;
-  }
-  std::uint8_t buf_[4096];
-  std::size_t pos_ = sizeof buf_;
-};
-
-// ---------------------------------------------------------------------------
-// The target.
-
-struct target {
-  sockaddr_storage addr{};
-  socklen_t addr_len = 0;
-  std::string host_header;  // host[:port] as the URL spelled it
-  std::string path = "/";
-};
-
-bool resolve(const options& o, target& t) {
-  // --raw takes tcp://host:port or host:port too; the URL parser only knows ws://.
-  std::string text = o.url;
-  if (o.raw && text.starts_with("tcp://")) text = "ws://" + text.substr(6);
-  else if (o.raw && text.find("://") == std::string::npos) text = "ws://" + text;
-  const std::optional<zws::url> u = zws::parse_url(text);
-  if (!u) {
-    std::fprintf(stderr, "zws-load: not a ws:// URL: %s\n", o.url.c_str());
-    return false;
-  }
-  if (u->secure) {
-    std::fprintf(stderr, "zws-load: wss:// is not supported (no TLS in this build)\n");
-    return false;
-  }
-  t.host_header = zws::host_header(*u);
-  t.path = std::string(u->target);
-  const std::string host(u->host), port = std::to_string(u->port);
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
-  if (rc != 0 || res == nullptr) {
-    std::fprintf(stderr, "zws-load: cannot resolve %s: %s\n", host.c_str(), gai_strerror(rc));
-    return false;
-  }
-  std::memcpy(&t.addr, res->ai_addr, res->ai_addrlen);
-  t.addr_len = res->ai_addrlen;
-  freeaddrinfo(res);
-  return true;
-}
 
 // ---------------------------------------------------------------------------
 // One connection.
@@ -207,16 +96,6 @@ struct control {
   std::atomic<int> ph{int(phase::warmup)};
   std::atomic<bool> probe{false};  // --idle: send one message on every connection
   phase get() const noexcept { return phase(ph.load(std::memory_order_relaxed)); }
-};
-
-struct counters {
-  u64 msgs = 0;
-  u64 bytes = 0;
-  u64 connect_failed = 0;
-  u64 handshake_failed = 0;
-  u64 verify_errors = 0;
-  u64 protocol_errors = 0;
-  u64 closed = 0;  // connections the server closed or reset while open
 };
 
 // ---------------------------------------------------------------------------
@@ -696,61 +575,6 @@ void worker::start_probe(i64 now) {
     send_messages(c, now);
     flush(c);
   }
-}
-
-// ---------------------------------------------------------------------------
-// The main thread: start, report progress, stop, summarize.
-
-double seconds_of(const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; }
-
-struct report {
-  double seconds = 0;
-  counters c;
-  histogram h;
-  double cpu_user = 0, cpu_sys = 0;
-  std::uint32_t open = 0;
-  u64 answered = 0;
-};
-
-void print_text(const options& o, const report& r) {
-  const double mps = double(r.c.msgs) / r.seconds;
-  const double mibs = double(r.c.bytes) / r.seconds / (1024.0 * 1024.0);
-  auto us = [&](double q) { return double(r.h.quantile(q)) / 1000.0; };
-  std::printf("zws-load %s  %s, %u connections, %s%zu B %s, isa %s\n", o.url.c_str(),
-              o.raw ? "raw TCP" : "WebSocket", o.conns, o.idle ? "idle, " : "", o.size, o.text ? "text" : "binary",
-              std::string(zws::isa_name(zws::active_isa())).c_str());
-  if (o.idle) {
-    std::printf("  open        %u of %u\n  answered    %" PRIu64 "\n", r.open, o.idle, r.answered);
-  } else {
-    std::printf("  %s, depth %u, %u thread%s, %.2f s measured\n",
-                o.rate > 0 ? "open loop" : "closed loop", o.depth, o.threads, o.threads == 1 ? "" : "s", r.seconds);
-    std::printf("  messages    %" PRIu64 "  (%.0f msgs/s, %.2f MiB/s of payload)\n", r.c.msgs, mps, mibs);
-    std::printf("  latency us  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (mean %.1f)\n", us(0.5), us(0.9),
-                us(0.99), us(0.999), double(r.h.max()) / 1000.0, r.h.mean() / 1000.0);
-  }
-  std::printf("  errors      connect %" PRIu64 ", handshake %" PRIu64 ", verify %" PRIu64 ", protocol %" PRIu64
-              ", closed %" PRIu64 "\n",
-              r.c.connect_failed, r.c.handshake_failed, r.c.verify_errors, r.c.protocol_errors, r.c.closed);
-  std::printf("  zws-load    cpu %.2f s user + %.2f s sys = %.0f%% of one core\n", r.cpu_user, r.cpu_sys,
-              100.0 * (r.cpu_user + r.cpu_sys) / r.seconds);
-}
-
-void print_json(const options& o, const report& r) {
-  auto us = [&](double q) { return double(r.h.quantile(q)) / 1000.0; };
-  std::printf("{\"url\":\"%s\",\"mode\":\"%s\",\"connections\":%u,\"depth\":%u,\"size\":%zu,\"text\":%s,"
-              "\"threads\":%u,\"rate\":%.0f,\"idle\":%u,\"seconds\":%.3f,",
-              o.url.c_str(), o.raw ? "raw" : "ws", o.conns, o.depth, o.size, o.text ? "true" : "false", o.threads,
-              o.rate, o.idle, r.seconds);
-  std::printf("\"open\":%u,\"answered\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"msgs_per_s\":%.1f,\"mib_per_s\":%.3f,",
-              r.open, r.answered, r.c.msgs, double(r.c.msgs) / r.seconds,
-              double(r.c.bytes) / r.seconds / (1024.0 * 1024.0));
-  std::printf("\"latency_us\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f,\"mean\":%.2f},",
-              us(0.5), us(0.9), us(0.99), us(0.999), double(r.h.max()) / 1000.0, r.h.mean() / 1000.0);
-  std::printf("\"errors\":{\"connect\":%" PRIu64 ",\"handshake\":%" PRIu64 ",\"verify\":%" PRIu64
-              ",\"protocol\":%" PRIu64 ",\"closed\":%" PRIu64 "},",
-              r.c.connect_failed, r.c.handshake_failed, r.c.verify_errors, r.c.protocol_errors, r.c.closed);
-  std::printf("\"cpu\":{\"user_s\":%.3f,\"sys_s\":%.3f,\"share\":%.3f},\"isa\":\"%s\"}\n", r.cpu_user,
-              r.cpu_sys, (r.cpu_user + r.cpu_sys) / r.seconds, std::string(zws::isa_name(zws::active_isa())).c_str());
 }
 
 bool raise_fd_limit(const options& o) {
