@@ -90,7 +90,7 @@ class reader {
  private:
   enum class state : std::uint8_t { idle, fragmented, finished };
 
-  read_result on_header(const frame_header& h, std::size_t available) noexcept;
+  error check_length(const frame_header& h) const noexcept;
   read_result on_control(const frame_header& h, std::span<std::uint8_t> payload) noexcept;
   read_result on_data(const frame_header& h, std::span<std::uint8_t> payload) noexcept;
   read_result fail(error e) noexcept;
