@@ -128,7 +128,13 @@ class worker {
 
   // Valid after join().
   const histogram& hist() const noexcept { return hist_; }
-  const counters& totals() const noexcept { return measured_; }
+  // Messages and bytes of the measured phase; errors of the whole run.
+  counters totals() const noexcept {
+    counters c = all_;
+    c.msgs = measured_.msgs;
+    c.bytes = measured_.bytes;
+    return c;
+  }
 
  private:
   static constexpr std::size_t rbuf_size = 256 * 1024;
@@ -184,7 +190,7 @@ class worker {
   std::vector<std::uint32_t> ready_;  // connections given a due message this wake
 
   counters all_;       // since start
-  counters measured_;  // during the measured phase only
+  counters measured_;  // during the measured phase only (msgs, bytes)
   std::atomic<u64> pub_msgs_{0}, pub_bytes_{0}, pub_answered_{0};
   std::atomic<std::uint32_t> pub_open_{0}, pub_resolved_{0};
 };
@@ -275,8 +281,6 @@ void worker::fail(conn& c, u64 counters::*what) {
     --open_;
   }
   ++(all_.*what);
-  if (ph_ == phase::measure || what == &counters::connect_failed || what == &counters::handshake_failed)
-    ++(measured_.*what);
   if (c.fd >= 0) close(c.fd);
   c.fd = -1;
   c.st = cstate::closed;
@@ -670,7 +674,7 @@ int run(const options& o) {
   r.open = static_cast<std::uint32_t>(sum(ws, [](const worker& w) { return w.opened(); }));
   r.answered = sum(ws, [](const worker& w) { return w.answered(); });
   for (auto& w : ws) {
-    const counters& c = w->totals();
+    const counters c = w->totals();
     r.c.msgs += c.msgs, r.c.bytes += c.bytes, r.c.connect_failed += c.connect_failed;
     r.c.handshake_failed += c.handshake_failed, r.c.verify_errors += c.verify_errors;
     r.c.protocol_errors += c.protocol_errors, r.c.closed += c.closed;
@@ -680,7 +684,10 @@ int run(const options& o) {
   r.cpu_sys = seconds_of(ru1.ru_stime) - seconds_of(ru0.ru_stime);
   if (o.json) print_json(o, r);
   else print_text(o, r);
-  const bool ok = r.c.connect_failed + r.c.handshake_failed + r.c.verify_errors + r.c.protocol_errors == 0 &&
+  // Exit status 3 when anything went wrong: a failed connect or handshake, a bad
+  // echo, a protocol error, a connection the server dropped, an idle one that did not answer.
+  const bool ok = r.c.connect_failed + r.c.handshake_failed + r.c.verify_errors + r.c.protocol_errors +
+                          r.c.closed == 0 &&
                   (!o.idle || r.answered == r.open);
   return ok ? 0 : 3;
 }
