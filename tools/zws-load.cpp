@@ -18,9 +18,11 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -80,9 +82,11 @@ struct conn {
   u64 done = 0;                  // echoes received and checked
   u64 due = 0;                   // open loop: released by the schedule, not yet sent
   u64 limit = ~u64{0};           // messages this connection may send
-  std::size_t raw_off = 0;       // raw: bytes of message `done` received so far
+  u64 raw_tx = 0;                // raw: stream bytes sent
+  u64 raw_queued = 0;            // raw: stream bytes due to be sent
+  u64 raw_rx = 0;                // raw: stream bytes received and checked
   std::size_t need = 0;          // WebSocket: size of the incomplete frame in `in`, if known
-  std::vector<i64> stamps;       // send (or scheduled) time of message k at [k % depth]
+  std::vector<i64> stamps;       // send (or scheduled) time of message k at [k & stamp_mask]
   std::optional<zws::reader> rd; // WebSocket: the frame reader, once open
   zws::client_key key{};         // WebSocket: the handshake's Sec-WebSocket-Key
 };
@@ -103,11 +107,12 @@ struct control {
 
 class worker {
  public:
-  worker(const options& o, const target& t, const pattern& p, control& ctl, std::uint32_t nconns, double rate)
-      : opt_(o), tgt_(t), pat_(p), ctl_(ctl), conns_(nconns), rbuf_(new std::uint8_t[rbuf_size]) {
+  worker(const options& o, const target& t, const pattern& p, const stream_image& i, control& ctl,
+         std::uint32_t nconns, double rate)
+      : opt_(o), tgt_(t), pat_(p), image_(i), ctl_(ctl), conns_(nconns), rbuf_(new std::uint8_t[rbuf_size]) {
     for (std::uint32_t i = 0; i < nconns; ++i) {
       conns_[i].index = i;
-      if (!o.idle) conns_[i].stamps.assign(o.depth, 0);
+      if (!o.idle) conns_[i].stamps.assign(stamp_mask_ + 1, 0);
     }
     if (rate > 0) interval_ns_ = 1e9 / rate;
     reader_limits_.max_message_size = std::max<u64>(reader_limits_.max_message_size, 2 * u64{o.size});
@@ -165,6 +170,8 @@ class worker {
   const options& opt_;
   const target& tgt_;
   const pattern& pat_;
+  const stream_image& image_;
+  const u64 stamp_mask_ = std::bit_ceil(u64{opt_.depth}) - 1;  // at most depth in flight
   control& ctl_;
   std::vector<conn> conns_;
   std::unique_ptr<std::uint8_t[]> rbuf_;
@@ -303,7 +310,7 @@ void worker::on_event(conn& c, std::uint32_t ev) {
     }
     case cstate::handshaking:
     case cstate::open:
-      if ((ev & EPOLLOUT) && !c.out.empty() && !flush(c)) return;
+      if ((ev & EPOLLOUT) && (!c.out.empty() || c.raw_queued) && !flush(c)) return;
       if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(c);
       return;
     case cstate::unused:
@@ -458,25 +465,15 @@ std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i64 now) 
 }
 
 std::size_t worker::consume_raw(conn& c, std::span<std::uint8_t> bytes, i64 now) {
-  std::size_t off = 0;
-  while (off < bytes.size()) {
-    if (c.done == c.sent) {  // an echo of something never sent
-      fail(c, &counters::verify_errors);
-      return failed;
-    }
-    const std::size_t take = std::min(bytes.size() - off, pat_.size() - c.raw_off);
-    if (!pat_.matches(c.done, c.raw_off, bytes.data() + off, take)) {
-      fail(c, &counters::verify_errors);
-      return failed;
-    }
-    off += take;
-    c.raw_off += take;
-    if (c.raw_off == pat_.size()) {
-      c.raw_off = 0;
-      complete(c, now);
-    }
+  // An echo of bytes never sent, or different from them, is an error.
+  if (c.raw_rx + bytes.size() > c.raw_tx || !image_.matches(c.raw_rx, bytes.data(), bytes.size())) {
+    fail(c, &counters::verify_errors);
+    return failed;
   }
-  return off;
+  const u64 before = c.raw_rx / pat_.size();
+  c.raw_rx += bytes.size();
+  for (u64 k = c.raw_rx / pat_.size(); k > before; --k) complete(c, now);
+  return bytes.size();
 }
 
 void worker::complete(conn& c, i64 now) {
@@ -485,7 +482,7 @@ void worker::complete(conn& c, i64 now) {
     ++answered_;
     return;
   }
-  const i64 stamp = c.stamps[c.done % opt_.depth];
+  const i64 stamp = c.stamps[c.done & stamp_mask_];
   ++c.done;
   ++all_.msgs;
   all_.bytes += pat_.size();
@@ -511,12 +508,9 @@ void worker::send_messages(conn& c, i64 now) {
 }
 
 void worker::append_message(conn& c, i64 stamp) {
-  if (!c.stamps.empty()) c.stamps[c.sent % opt_.depth] = stamp;
+  if (!c.stamps.empty()) c.stamps[c.sent & stamp_mask_] = stamp;
   if (opt_.raw) {
-    std::uint8_t* p = c.out.prepare(pat_.size());
-    std::memcpy(p, pat_.bytes.data(), pat_.size());
-    pat_.stamp(p, c.sent);
-    c.out.commit(pat_.size());
+    c.raw_queued += pat_.size();  // sent straight from the stream image by flush()
   } else {
     // Mask the fixed pattern while copying it out, then stamp the (masked) sequence number.
     const zws::mask_key key = rng_.key();
@@ -530,20 +524,37 @@ void worker::append_message(conn& c, i64 stamp) {
 }
 
 bool worker::flush(conn& c) {
-  while (!c.out.empty()) {
-    const ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      c.out.consume(static_cast<std::size_t>(n));
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && errno == EAGAIN) {
-      return true;  // EPOLLOUT edge follows when the kernel takes more
+  for (;;) {
+    ssize_t n;
+    if (c.raw_queued) {
+      const auto at = static_cast<std::size_t>(c.raw_tx % image_.size());
+      const std::size_t first = static_cast<std::size_t>(std::min<u64>(c.raw_queued, image_.size() - at));
+      const std::size_t second = static_cast<std::size_t>(std::min<u64>(c.raw_queued - first, at));
+      iovec iov[2] = {{const_cast<std::uint8_t*>(image_.bytes.data()) + at, first},
+                      {const_cast<std::uint8_t*>(image_.bytes.data()), second}};
+      msghdr m{};
+      m.msg_iov = iov;
+      m.msg_iovlen = second ? 2 : 1;
+      n = sendmsg(c.fd, &m, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.raw_tx += static_cast<u64>(n);
+        c.raw_queued -= static_cast<u64>(n);
+        continue;
+      }
+    } else if (!c.out.empty()) {
+      n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        c.out.consume(static_cast<std::size_t>(n));
+        continue;
+      }
     } else {
-      fail(c, c.st == cstate::open ? &counters::closed : &counters::handshake_failed);
-      return false;
+      return true;
     }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return true;  // EPOLLOUT edge follows when the kernel takes more
+    fail(c, c.st == cstate::open ? &counters::closed : &counters::handshake_failed);
+    return false;
   }
-  return true;
 }
 
 // Open loop: hands every message whose time has come to its connection.
@@ -625,11 +636,12 @@ int run(const options& o) {
   target t;
   if (!resolve(o, t) || !raise_fd_limit(o)) return 1;
   const pattern pat(o.size, o.text);
+  const stream_image image = o.raw ? stream_image(pat) : stream_image(pattern(0, false));
   control ctl;
   std::vector<std::unique_ptr<worker>> ws;
   for (std::uint32_t i = 0; i < o.threads; ++i) {
     const std::uint32_t n = o.conns / o.threads + (i < o.conns % o.threads ? 1 : 0);
-    ws.push_back(std::make_unique<worker>(o, t, pat, ctl, n, o.rate / o.threads));
+    ws.push_back(std::make_unique<worker>(o, t, pat, image, ctl, n, o.rate / o.threads));
   }
   const i64 start = now_ns();
   for (auto& w : ws) w->start();

@@ -51,6 +51,36 @@ struct pattern {
   }
 };
 
+// --raw: the byte stream of one connection is messages 0, 1, 2 ... back to back.
+// It is laid out once, `count` messages long, and both sent from (no copy per
+// message) and compared against, at the stream offset modulo its size; the
+// stamps then count modulo `count`, which still catches reordered, repeated or
+// lost bytes within a window of `count` messages.
+struct stream_image {
+  std::vector<std::uint8_t> bytes;
+
+  explicit stream_image(const pattern& p) {
+    const std::size_t s = std::max<std::size_t>(p.size(), 1);
+    const std::size_t count = std::clamp<std::size_t>((std::size_t{4} << 20) / s, 4, 4096);
+    bytes.resize(count * p.size());
+    for (std::size_t k = 0; k < count; ++k) {
+      std::memcpy(bytes.data() + k * p.size(), p.bytes.data(), p.size());
+      p.stamp(bytes.data() + k * p.size(), k);
+    }
+  }
+  std::size_t size() const noexcept { return bytes.size(); }
+  // Whether got[0, n) equals the stream from offset `at`.
+  bool matches(std::uint64_t at, const std::uint8_t* got, std::size_t n) const noexcept {
+    while (n) {
+      const std::size_t o = static_cast<std::size_t>(at % bytes.size());
+      const std::size_t k = std::min(n, bytes.size() - o);
+      if (std::memcmp(got, bytes.data() + o, k) != 0) return false;
+      at += k, got += k, n -= k;
+    }
+    return true;
+  }
+};
+
 // ---------------------------------------------------------------------------
 // Random bytes for mask keys and handshake keys, drawn from getrandom() 4 KiB
 // at a time so that a fresh key per frame costs a copy, not a syscall.
