@@ -227,7 +227,13 @@ for s in tcp zws node; do
   for sc in A B C D E; do case " $SCENARIOS " in *" $sc "*) need_tp=1 ;; esac; done
   if [ "$need_tp" = 1 ] && start_server "$s" AE; then
     for sc in A B C D E; do
-      case " $SCENARIOS " in *" $sc "*) run_scenario "$s" "$sc" ;; esac
+      case " $SCENARIOS " in *" $sc "*) ;; *) continue ;; esac
+      if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        say "e2e: $s died before scenario $sc (see $OUT/server-$s-AE.log); restarting it"
+        SERVER_PID=
+        start_server "$s" "AE-$sc" || break
+      fi
+      run_scenario "$s" "$sc"
     done
     stop_server
   fi
@@ -235,7 +241,8 @@ for s in tcp zws node; do
   case " $SCENARIOS " in *" S "*) run_scale "$s" ;; esac
 done
 
-# --- table -----------------------------------------------------------------------
+# --- table (also kept in build/e2e/table.md) ---------------------------------------
+exec > >(tee "$OUT/table.md")
 cell() {  # server scenario metric decimals -> "value (ratio to raw)"
   local v=${R[$1,$2,$3]:-}
   [ -n "$v" ] || { echo "-"; return; }
@@ -287,6 +294,7 @@ for s in tcp zws node; do
   for x in M S; do [ -n "${R[$s,$x,note]:-}" ] && echo "- $x $s: ${R[$s,$x,note]}"; done
 done
 echo "- verification/connect errors over all throughput runs: $errors (details in $OUT/)"
-[ -z "${AVAILABLE[zws]:-}" ] && echo "- zws-echo was not measured: build/zws-echo does not exist yet"
-[ -z "${AVAILABLE[node]:-}" ] && echo "- Node ws was not measured (node or the ws package missing)"
+requested() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
+if requested zws && [ -z "${AVAILABLE[zws]:-}" ]; then echo "- zws-echo was not measured: build/zws-echo does not exist yet"; fi
+if requested node && [ -z "${AVAILABLE[node]:-}" ]; then echo "- Node ws was not measured: node or the ws package is missing"; fi
 exit 0
