@@ -36,6 +36,12 @@ extern const kernels ssse3_kernels;
 extern const kernels avx2_kernels;
 extern const kernels avx512_kernels;
 
+// For kernels that check only for ASCII in vectors (sse2_kernels): validates
+// whole code points from p[0] until at least `want` bytes (1 <= want <= n) are
+// consumed, and returns how many were; 0 when p[0..n) is invalid there. Defined
+// in scalar.cpp, so it is baseline code whoever calls it.
+std::size_t utf8_scalar_span(const std::uint8_t* p, std::size_t n, std::size_t want) noexcept;
+
 // The table dispatch uses for instruction set `i` on this CPU, or nullptr when the
 // CPU or OS cannot run it. For tests and benchmarks.
 const kernels* kernels_for(isa i) noexcept;
