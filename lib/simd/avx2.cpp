@@ -1,10 +1,10 @@
 // lib/simd/avx2.cpp — AVX2 kernels (compiled with -mavx2; run only when cpu().avx2).
 //
-// UTF-8 uses the lookup algorithm of Keiser and Lemire ("Validating UTF-8 in less
-// than one instruction per byte", 2021): three 16-entry tables, indexed by the
-// high and low nibble of the previous byte and the high nibble of the current
-// one, are ANDed so that a bit survives only for a forbidden pair of bytes; the
-// byte two and three positions back tells where a continuation is required.
+// UTF-8 uses the lookup algorithm of Keiser and Lemire (tables and rules in
+// kernels.hpp): the three nibble lookups are ANDed so that a bit survives only
+// for a forbidden pair of bytes, and the bytes two and three positions back tell
+// where a continuation after a continuation is required. 64 bytes at a time,
+// with a branch that skips all-ASCII blocks.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -57,22 +57,9 @@ std::size_t mask_avx2(std::uint8_t* dst, const std::uint8_t* src, std::size_t n,
   return (phase + n) & 3;
 }
 
-// Error bits of the lookup tables: each names a forbidden (previous, current) pair.
-constexpr std::uint8_t too_short = 1 << 0;   // lead, then a non-continuation
-constexpr std::uint8_t too_long = 1 << 1;    // ASCII, then a continuation
-constexpr std::uint8_t overlong_3 = 1 << 2;  // E0, then 80..9F
-constexpr std::uint8_t too_large = 1 << 3;   // F4, then 90..BF; F5..FF, then 90..BF
-constexpr std::uint8_t surrogate = 1 << 4;   // ED, then A0..BF
-constexpr std::uint8_t overlong_2 = 1 << 5;  // C0 or C1, then a continuation
-constexpr std::uint8_t too_large_1000 = 1 << 6;  // F5..FF, then 80..8F
-constexpr std::uint8_t overlong_4 = 1 << 6;      // F0, then 80..8F (same bit: F_ lead, then 8_)
-constexpr std::uint8_t two_conts = 1 << 7;   // continuation, then continuation (legal only
-                                             // where a 3- or 4-byte lead requires it)
-constexpr std::uint8_t carry = too_short | too_long | two_conts;
-
-#define ZWS_TABLE16(...) _mm256_setr_epi8(__VA_ARGS__, __VA_ARGS__)
-
-__m256i lookup(__m256i table, __m256i nibbles) noexcept { return _mm256_shuffle_epi8(table, nibbles); }
+__m256i table16(const std::uint8_t (&t)[16]) noexcept {
+  return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
+}
 
 __m256i high_nibbles(__m256i v) noexcept { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F)); }
 
@@ -85,29 +72,10 @@ __m256i prev_bytes(__m256i in, __m256i prev) noexcept {
 // Nonzero bytes where `in` (with `prev` the 32 bytes before it) breaks a rule.
 __m256i block_errors(__m256i in, __m256i prev) noexcept {
   const __m256i prev1 = prev_bytes<1>(in, prev);
-  const __m256i byte_1_high = lookup(
-      ZWS_TABLE16(too_long, too_long, too_long, too_long, too_long, too_long, too_long, too_long, two_conts,
-                  two_conts, two_conts, two_conts, too_short | overlong_2, too_short,
-                  too_short | overlong_3 | surrogate, too_short | too_large | too_large_1000 | overlong_4),
-      high_nibbles(prev1));
-  const __m256i byte_1_low = lookup(
-      ZWS_TABLE16(carry | overlong_3 | overlong_2 | overlong_4, carry | overlong_2, carry, carry, carry | too_large,
-                  carry | too_large | too_large_1000, carry | too_large | too_large_1000,
-                  carry | too_large | too_large_1000, carry | too_large | too_large_1000,
-                  carry | too_large | too_large_1000, carry | too_large | too_large_1000,
-                  carry | too_large | too_large_1000, carry | too_large | too_large_1000,
-                  carry | too_large | too_large_1000 | surrogate, carry | too_large | too_large_1000,
-                  carry | too_large | too_large_1000),
-      _mm256_and_si256(prev1, _mm256_set1_epi8(0x0F)));
-  const __m256i byte_2_high = lookup(
-      ZWS_TABLE16(too_short, too_short, too_short, too_short, too_short, too_short, too_short, too_short,
-                  too_long | overlong_2 | two_conts | overlong_3 | too_large_1000 | overlong_4,
-                  too_long | overlong_2 | two_conts | overlong_3 | too_large,
-                  too_long | overlong_2 | two_conts | surrogate | too_large,
-                  too_long | overlong_2 | two_conts | surrogate | too_large, too_short, too_short, too_short,
-                  too_short),
-      high_nibbles(in));
-  const __m256i special = _mm256_and_si256(_mm256_and_si256(byte_1_high, byte_1_low), byte_2_high);
+  const __m256i special = _mm256_and_si256(
+      _mm256_and_si256(_mm256_shuffle_epi8(table16(utf8_lookup::prev_high), high_nibbles(prev1)),
+                       _mm256_shuffle_epi8(table16(utf8_lookup::prev_low), _mm256_and_si256(prev1, _mm256_set1_epi8(0x0F)))),
+      _mm256_shuffle_epi8(table16(utf8_lookup::cur_high), high_nibbles(in)));
   // A byte two after a lead >= E0, or three after one >= F0, must be a
   // continuation following a continuation: exactly where `two_conts` is set.
   const __m256i third = _mm256_subs_epu8(prev_bytes<2>(in, prev), _mm256_set1_epi8(char(0xE0 - 0x80)));

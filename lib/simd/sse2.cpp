@@ -74,45 +74,15 @@ bool utf8_valid_sse2(const std::uint8_t* p, std::size_t n) {
 
 // --- SSSE3: the lookup kernel on 16-byte vectors ----------------------------
 
-constexpr std::uint8_t too_short = 1 << 0;
-constexpr std::uint8_t too_long = 1 << 1;
-constexpr std::uint8_t overlong_3 = 1 << 2;
-constexpr std::uint8_t too_large = 1 << 3;
-constexpr std::uint8_t surrogate = 1 << 4;
-constexpr std::uint8_t overlong_2 = 1 << 5;
-constexpr std::uint8_t too_large_1000 = 1 << 6;
-constexpr std::uint8_t overlong_4 = 1 << 6;
-constexpr std::uint8_t two_conts = 1 << 7;
-constexpr std::uint8_t carry = too_short | too_long | two_conts;
-
 ZWS_SSSE3 __m128i high_nibbles(__m128i v) noexcept { return _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0F)); }
 
 // Nonzero bytes where `in` (with `prev` the 16 bytes before it) breaks a rule.
 ZWS_SSSE3 __m128i block_errors(__m128i in, __m128i prev) noexcept {
   const __m128i prev1 = _mm_alignr_epi8(in, prev, 15);
-  const __m128i byte_1_high = _mm_shuffle_epi8(
-      _mm_setr_epi8(too_long, too_long, too_long, too_long, too_long, too_long, too_long, too_long, two_conts,
-                    two_conts, two_conts, two_conts, too_short | overlong_2, too_short,
-                    too_short | overlong_3 | surrogate, too_short | too_large | too_large_1000 | overlong_4),
-      high_nibbles(prev1));
-  const __m128i byte_1_low = _mm_shuffle_epi8(
-      _mm_setr_epi8(carry | overlong_3 | overlong_2 | overlong_4, carry | overlong_2, carry, carry, carry | too_large,
-                    carry | too_large | too_large_1000, carry | too_large | too_large_1000,
-                    carry | too_large | too_large_1000, carry | too_large | too_large_1000,
-                    carry | too_large | too_large_1000, carry | too_large | too_large_1000,
-                    carry | too_large | too_large_1000, carry | too_large | too_large_1000,
-                    carry | too_large | too_large_1000 | surrogate, carry | too_large | too_large_1000,
-                    carry | too_large | too_large_1000),
-      _mm_and_si128(prev1, _mm_set1_epi8(0x0F)));
-  const __m128i byte_2_high = _mm_shuffle_epi8(
-      _mm_setr_epi8(too_short, too_short, too_short, too_short, too_short, too_short, too_short, too_short,
-                    too_long | overlong_2 | two_conts | overlong_3 | too_large_1000 | overlong_4,
-                    too_long | overlong_2 | two_conts | overlong_3 | too_large,
-                    too_long | overlong_2 | two_conts | surrogate | too_large,
-                    too_long | overlong_2 | two_conts | surrogate | too_large, too_short, too_short, too_short,
-                    too_short),
-      high_nibbles(in));
-  const __m128i special = _mm_and_si128(_mm_and_si128(byte_1_high, byte_1_low), byte_2_high);
+  const __m128i special = _mm_and_si128(
+      _mm_and_si128(_mm_shuffle_epi8(load(utf8_lookup::prev_high), high_nibbles(prev1)),
+                    _mm_shuffle_epi8(load(utf8_lookup::prev_low), _mm_and_si128(prev1, _mm_set1_epi8(0x0F)))),
+      _mm_shuffle_epi8(load(utf8_lookup::cur_high), high_nibbles(in)));
   const __m128i third = _mm_subs_epu8(_mm_alignr_epi8(in, prev, 14), _mm_set1_epi8(char(0xE0 - 0x80)));
   const __m128i fourth = _mm_subs_epu8(_mm_alignr_epi8(in, prev, 13), _mm_set1_epi8(char(0xF0 - 0x80)));
   const __m128i must_be_cont = _mm_and_si128(_mm_or_si128(third, fourth), _mm_set1_epi8(char(0x80)));
