@@ -217,9 +217,13 @@ std::span<const std::uint8_t> as_bytes(std::string_view s) {
 
 request_parser::request_parser(limits l) noexcept : scanner_(detail::head_scanner::kind::request, l) {}
 
+// Only what a caller could observe before the next done is cleared: resetting
+// the whole fixed-capacity field array would cost more than parsing a request.
 void request_parser::reset() noexcept {
   scanner_.reset();
-  req_ = {};
+  req_.method = req_.target = req_.path = req_.query = {};
+  req_.minor_version = 0;
+  req_.headers.clear();
 }
 
 parse_result request_parser::parse(std::string_view buf) noexcept { return parse(as_bytes(buf)); }
@@ -243,7 +247,9 @@ response_parser::response_parser(limits l) noexcept : scanner_(detail::head_scan
 
 void response_parser::reset() noexcept {
   scanner_.reset();
-  resp_ = {};
+  resp_.minor_version = resp_.status = 0;
+  resp_.reason = {};
+  resp_.headers.clear();
 }
 
 parse_result response_parser::parse(std::string_view buf) noexcept { return parse(as_bytes(buf)); }
