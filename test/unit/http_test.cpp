@@ -280,6 +280,13 @@ TEST(HttpParser, HeadTooLargeFiresAsSoonAsTheLimitIsPassed) {
   EXPECT_EQ(req_error(head_of_size(8193)), error::head_too_large);
 }
 
+TEST(HttpParser, BytesAfterTheHeadDoNotCountTowardsTheLimit) {
+  const std::string head = head_of_size(100);
+  const snapshot s = req(head + std::string(200, 'x'), {.max_head_size = 100});
+  ASSERT_EQ(s.status, parse_status::done);
+  EXPECT_EQ(s.head_size, 100u);
+}
+
 TEST(HttpParser, HeadTooLargeFiresEvenWithinAnEndlessLine) {
   zws::http::request_parser p({.max_head_size = 64});
   guarded g(std::string(65, 'G'));
