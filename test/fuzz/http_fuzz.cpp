@@ -38,12 +38,27 @@ bool same(std::string_view a, std::string_view abuf, std::string_view b, std::st
 
 bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
+// Reference classes, byte by byte (RFC 9110 §5.5 and §5.6.2).
+bool value_byte(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u == '\t' || (u >= 0x20 && u != 0x7f);
+}
+bool token_byte(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+bool all(std::string_view s, bool (*pred)(char)) {
+  for (char c : s) {
+    if (!pred(c)) return false;
+  }
+  return true;
+}
+
 void check_fields(const zws::http::headers& h, std::string_view buf, const zws::http::limits& lim) {
   check(h.size() <= lim.max_headers && h.size() <= zws::http::max_header_capacity);
   for (const auto& f : h) {
     check(!f.name.empty() && inside(f.name, buf) && (f.value.empty() || inside(f.value, buf)));
-    check(f.name.find_first_of(" \t:\r\n") == std::string_view::npos);
-    check(f.value.find_first_of("\r\n", 0) == std::string_view::npos);
+    check(all(f.name, token_byte) && all(f.value, value_byte));
     check(f.value.empty() || (!is_ows(f.value.front()) && !is_ows(f.value.back())));
     check(h.find(f.name).has_value());
   }
@@ -92,7 +107,7 @@ void run(std::string_view input, const zws::http::limits& lim, std::uint8_t seed
     if constexpr (std::is_same_v<Parser, zws::http::request_parser>) {
       check(!head.method.empty() && !head.target.empty() && !head.path.empty());
     } else {
-      check(head.status >= 100 && head.status <= 999);
+      check(head.status >= 100 && head.status <= 999 && all(head.reason, value_byte));
     }
   }
 
