@@ -1,5 +1,8 @@
 #include "zws/frame.hpp"
 
+// Network byte order is big-endian; zws targets little-endian Linux (x86-64, AArch64).
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the length encoding below byte-swaps");
+
 #include <cstring>
 
 namespace zws {
@@ -12,12 +15,13 @@ std::size_t encode_header(const frame_header& h, std::span<std::uint8_t, max_fra
     out[1] = static_cast<std::uint8_t>(mask_bit | h.payload_length);
   } else if (h.payload_length <= 0xFFFF) {
     out[1] = mask_bit | 126;
-    out[2] = static_cast<std::uint8_t>(h.payload_length >> 8);
-    out[3] = static_cast<std::uint8_t>(h.payload_length);
+    const std::uint16_t be = __builtin_bswap16(static_cast<std::uint16_t>(h.payload_length));
+    std::memcpy(out.data() + 2, &be, 2);
     n = 4;
   } else {
     out[1] = mask_bit | 127;
-    for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<std::uint8_t>(h.payload_length >> (56 - 8 * i));
+    const std::uint64_t be = __builtin_bswap64(h.payload_length);
+    std::memcpy(out.data() + 2, &be, 8);
     n = 10;
   }
   if (h.masked) {
