@@ -107,12 +107,14 @@ const bool registered = [] {
     if (k == nullptr) continue;
     const std::string_view in = zws::isa_name(i);
     for (std::size_t n : sizes) {
-      benchmark::RegisterBenchmark(name("mask", in, n).c_str(), [=](benchmark::State& s) { bench_mask(s, k, n, false); });
+      benchmark::RegisterBenchmark(name("mask", in, n).c_str(),
+                                   [=](benchmark::State& s) { bench_mask(s, k, n, false); });
       benchmark::RegisterBenchmark(name("mask_inplace", in, n).c_str(),
                                    [=](benchmark::State& s) { bench_mask(s, k, n, true); });
       benchmark::RegisterBenchmark(name("utf8_ascii", in, n).c_str(),
                                    [=](benchmark::State& s) { bench_utf8(s, k, n, false); });
-      benchmark::RegisterBenchmark(name("utf8_cjk", in, n).c_str(), [=](benchmark::State& s) { bench_utf8(s, k, n, true); });
+      benchmark::RegisterBenchmark(name("utf8_cjk", in, n).c_str(),
+                                   [=](benchmark::State& s) { bench_utf8(s, k, n, true); });
     }
   }
   return true;

@@ -65,7 +65,9 @@ ZWS_INLINE __m256i table16(const std::uint8_t (&t)[16]) noexcept {
   return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
 }
 
-ZWS_INLINE __m256i high_nibbles(__m256i v) noexcept { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F)); }
+ZWS_INLINE __m256i high_nibbles(__m256i v) noexcept {
+  return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F));
+}
 
 // The input shifted right by N bytes, the N bytes before it taken from `prev`.
 template <int N>
@@ -77,8 +79,9 @@ ZWS_INLINE __m256i prev_bytes(__m256i in, __m256i prev) noexcept {
 ZWS_INLINE __m256i block_errors(__m256i in, __m256i prev) noexcept {
   const __m256i prev1 = prev_bytes<1>(in, prev);
   const __m256i special = _mm256_and_si256(
-      _mm256_and_si256(_mm256_shuffle_epi8(table16(utf8_lookup::prev_high), high_nibbles(prev1)),
-                       _mm256_shuffle_epi8(table16(utf8_lookup::prev_low), _mm256_and_si256(prev1, _mm256_set1_epi8(0x0F)))),
+      _mm256_and_si256(
+          _mm256_shuffle_epi8(table16(utf8_lookup::prev_high), high_nibbles(prev1)),
+          _mm256_shuffle_epi8(table16(utf8_lookup::prev_low), _mm256_and_si256(prev1, _mm256_set1_epi8(0x0F)))),
       _mm256_shuffle_epi8(table16(utf8_lookup::cur_high), high_nibbles(in)));
   // A byte two after a lead >= E0, or three after one >= F0, must be a
   // continuation following a continuation: exactly where `two_conts` is set.
@@ -97,7 +100,9 @@ ZWS_INLINE __m256i open_at_end(__m256i in) noexcept {
   return _mm256_subs_epu8(in, max);
 }
 
-ZWS_INLINE __m256i load(const std::uint8_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+ZWS_INLINE __m256i load(const std::uint8_t* p) noexcept {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
 
 struct utf8_checker {
   __m256i error = _mm256_setzero_si256();

@@ -79,8 +79,9 @@ struct utf8_checker {
 
   // Nonzero when the block ends with a lead that needs more bytes than are left.
   static __m512i open_at_end(__m512i in) noexcept {
-    const __m512i max = _mm512_mask_blend_epi8(__mmask64{7} << 61, _mm512_set1_epi8(-1),
-                                               _mm512_set_epi64(std::int64_t(0xBFDFEF0000000000ull), 0, 0, 0, 0, 0, 0, 0));
+    const __m512i max =
+        _mm512_mask_blend_epi8(__mmask64{7} << 61, _mm512_set1_epi8(-1),
+                               _mm512_set_epi64(std::int64_t(0xBFDFEF0000000000ull), 0, 0, 0, 0, 0, 0, 0));
     return _mm512_subs_epu8(in, max);
   }
 
