@@ -23,12 +23,39 @@ std::uint32_t rotate_key(std::uint32_t key, std::size_t phase) noexcept {
   return phase ? (key >> (8 * phase)) | (key << (32 - 8 * phase)) : key;
 }
 
+// Fewer than 32 bytes; `k` is the key rotated for dst[0]. Each step keeps the
+// offset a multiple of 4 until the last bytes, so `k` stays lined up.
+ZWS_INLINE void mask_short(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint32_t k) noexcept {
+  std::size_t i = 0;
+  if (n >= 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_xor_si128(a, _mm_set1_epi32(static_cast<int>(k))));
+    i = 16;
+  }
+  if (i + 8 <= n) {
+    std::uint64_t w;
+    __builtin_memcpy(&w, src + i, 8);
+    w ^= (std::uint64_t(k) << 32) | k;
+    __builtin_memcpy(dst + i, &w, 8);
+    i += 8;
+  }
+  for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ (k >> (8 * (i & 3))));
+}
+
 std::size_t mask_avx2(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint32_t key,
                       std::size_t phase) {
   phase &= 3;
-  const std::uint32_t k = rotate_key(key, phase);
-  const __m256i kv = _mm256_set1_epi32(static_cast<int>(k));
+  std::uint32_t k = rotate_key(key, phase);
   std::size_t i = 0;
+  // Payloads sit right after a frame header, so they are rarely aligned; a store
+  // that splits a cache line costs twice, so large buffers first mask up to the
+  // next 32-byte boundary of dst.
+  if (n >= 256) {
+    i = -reinterpret_cast<std::uintptr_t>(dst) & 31;
+    mask_short(dst, src, i, k);
+    k = rotate_key(key, (phase + i) & 3);
+  }
+  const __m256i kv = _mm256_set1_epi32(static_cast<int>(k));
   for (; i + 128 <= n; i += 128) {
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 32));
@@ -43,21 +70,7 @@ std::size_t mask_avx2(std::uint8_t* dst, const std::uint8_t* src, std::size_t n,
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_xor_si256(a, kv));
   }
-  // The tail, under 32 bytes, in shrinking steps that keep i a multiple of 4 so
-  // the rotated key still lines up.
-  if (i + 16 <= n) {
-    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_xor_si128(a, _mm256_castsi256_si128(kv)));
-    i += 16;
-  }
-  if (i + 8 <= n) {
-    std::uint64_t w;
-    __builtin_memcpy(&w, src + i, 8);
-    w ^= (std::uint64_t(k) << 32) | k;
-    __builtin_memcpy(dst + i, &w, 8);
-    i += 8;
-  }
-  for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ (k >> (8 * (i & 3))));
+  mask_short(dst + i, src + i, n - i, k);
   return (phase + n) & 3;
 }
 
