@@ -137,16 +137,22 @@ void server_loop::maybe_finish_stop() {
 void server_loop::finish_stop() {
   if (stop_timer != 0) r().cancel_timer(stop_timer);
   stop_timer = 0;
-  close_all();
+  close_all(true);
   if (stop_loop_when_done) loop->stop();
 }
 
-void server_loop::close_all() {
+void server_loop::close_all(bool notify) {
   for (listener* l : listeners) r().close(l);
   listeners.clear();
   r().for_each_slot([&](void* object) {
     auto* c = static_cast<connection*>(static_cast<io_handle*>(object));
-    if (c->ep_->server == this && !c->dead()) c->terminate("server stopped");
+    if (c->ep_->server != this || c->dead()) return;
+    if (notify) {
+      c->terminate("server stopped");
+    } else {
+      c->opened_ = false;  // the application may be half destroyed: no callbacks
+      c->r().close(c);
+    }
   });
 }
 
@@ -309,7 +315,7 @@ Server::Server(Loop& loop) : state_(std::make_unique<detail::server_state>()) {
 Server::~Server() {
   for (auto& sl : state_->loops) {
     sl->stopping = true;
-    sl->close_all();
+    sl->close_all(false);
     if (sl->stop_timer != 0) sl->r().cancel_timer(sl->stop_timer);
   }
 }

@@ -53,7 +53,8 @@ struct server_loop {
   void begin_stop();
   void finish_stop();
   void maybe_finish_stop();
-  void close_all();
+  // Cuts every connection; `notify`: call on_close (not from ~Server).
+  void close_all(bool notify);
 };
 
 struct server_state {

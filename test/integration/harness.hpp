@@ -6,11 +6,15 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -34,10 +38,12 @@ inline std::string url(std::uint16_t port, std::string_view path = "/") {
   return "ws://127.0.0.1:" + std::to_string(port) + std::string(path);
 }
 
-// A blocking TCP socket to 127.0.0.1:port (loopback connects at once).
+// A raw TCP peer on 127.0.0.1:port for bytes the zws client would never send.
+// It is non-blocking and pumps `loop` while it waits, so server and peer can
+// share one thread.
 class raw_peer {
  public:
-  explicit raw_peer(std::uint16_t port) {
+  raw_peer(zws::Loop& loop, std::uint16_t port) : loop_(loop) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -46,9 +52,11 @@ class raw_peer {
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
       ::close(fd_);
       fd_ = -1;
+      return;
     }
     int one = 1;
-    if (fd_ >= 0) ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
   }
   ~raw_peer() { close(); }
   raw_peer(const raw_peer&) = delete;
@@ -60,49 +68,93 @@ class raw_peer {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
-  bool write(std::string_view s) {
+  bool write(std::string_view s, std::chrono::milliseconds limit = 10000ms) {
+    auto end = std::chrono::steady_clock::now() + limit;
     while (!s.empty()) {
       ssize_t n = ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      s.remove_prefix(static_cast<std::size_t>(n));
+      if (n > 0) {
+        s.remove_prefix(static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno != EAGAIN) return false;
+      if (std::chrono::steady_clock::now() > end) return false;
+      loop_.run_once(1ms);
     }
     return true;
   }
-  // Whatever is readable now (waiting up to `wait` for the first byte); "" on EOF.
-  std::string read_some(zws::Loop& loop, std::chrono::milliseconds wait = 3000ms) {
-    auto end = std::chrono::steady_clock::now() + wait;
-    for (;;) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 0) == 1) {
-        char buf[65536];
-        ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-        eof_ = n <= 0;
-        return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-      }
-      if (std::chrono::steady_clock::now() >= end) return {};
-      loop.run_once(2ms);
-    }
-  }
-  // Reads until `pred(all)` holds, EOF, or the wait passes; returns all.
+  // Reads until `pred(all)` holds, EOF, or `limit` passes; returns all read.
   template <class P>
-  std::string read_until(zws::Loop& loop, P pred, std::chrono::milliseconds wait = 3000ms) {
-    std::string all;
-    auto end = std::chrono::steady_clock::now() + wait;
-    while (!pred(all) && std::chrono::steady_clock::now() < end) {
-      std::string s = read_some(loop, 50ms);
-      if (s.empty() && eof_) break;
-      all += s;
+  std::string read_until(P pred, std::chrono::milliseconds limit = 5000ms) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred(got_) && std::chrono::steady_clock::now() < end) {
+      char buf[65536];
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) {
+        got_.append(buf, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        eof_ = true;
+        break;
+      }
+      loop_.run_once(1ms);
     }
-    return all;
+    return got_;
   }
+  std::string read_bytes(std::size_t n, std::chrono::milliseconds limit = 5000ms) {
+    read_until([n](const std::string& s) { return s.size() >= n; }, limit);
+    return take(n);
+  }
+  // Waits for EOF (or a reset) from the other side.
+  bool wait_eof(std::chrono::milliseconds limit = 5000ms) {
+    read_until([](const std::string&) { return false; }, limit);
+    return eof_;
+  }
+  std::string take(std::size_t n) {
+    std::string out = got_.substr(0, n);
+    got_.erase(0, std::min(n, got_.size()));
+    return out;
+  }
+  std::string& buffered() { return got_; }
   bool eof() const { return eof_; }
 
+  // Sends an upgrade request for `path` and reads the response head; returns it.
+  std::string handshake(std::string_view path = "/", std::string_view extra = "") {
+    write(upgrade_request(path, extra));
+    read_until([](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; });
+    std::size_t end = got_.find("\r\n\r\n");
+    return end == std::string::npos ? take(got_.size()) : take(end + 4);
+  }
+
+  // Reads one whole server frame (unmasked); nullopt on EOF or timeout.
+  struct frame {
+    zws::opcode op;
+    bool fin;
+    std::string payload;
+  };
+  std::optional<frame> read_frame(std::chrono::milliseconds limit = 5000ms) {
+    zws::frame_header h;
+    std::size_t hs = 0;
+    read_until(
+        [&](const std::string& s) {
+          hs = zws::decode_header({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}, h);
+          return hs != 0 && s.size() >= hs + h.payload_length;
+        },
+        limit);
+    if (hs == 0 || got_.size() < hs + h.payload_length) return std::nullopt;
+    take(hs);
+    return frame{static_cast<zws::opcode>(h.op), h.fin, take(h.payload_length)};
+  }
+
  private:
+  static std::string upgrade_request(std::string_view path, std::string_view extra);
+  zws::Loop& loop_;
   int fd_ = -1;
   bool eof_ = false;
+  std::string got_;
 };
 
-inline std::string upgrade_request(std::string_view path = "/", std::string_view extra = "") {
+inline std::string raw_peer::upgrade_request(std::string_view path, std::string_view extra) {
   return "GET " + std::string(path) +
          " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
@@ -125,10 +177,8 @@ inline std::string client_frame(zws::opcode op, std::string_view payload, bool f
   return out + body;
 }
 
-// Finds the end of the HTTP head in `s`, or npos.
-inline std::size_t head_end(const std::string& s) {
-  auto p = s.find("\r\n\r\n");
-  return p == std::string::npos ? p : p + 4;
+inline std::uint16_t close_code_of_payload(const std::string& p) {
+  return p.size() >= 2 ? static_cast<std::uint16_t>((std::uint8_t(p[0]) << 8) | std::uint8_t(p[1])) : 1005;
 }
 
 }  // namespace zws_test
