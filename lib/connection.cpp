@@ -137,8 +137,16 @@ void connection::touch_idle() noexcept {
 
 bool connection::over_backpressure(send_status& status) {
   const Behavior& beh = b();
+  if (beh.max_backpressure != 0 && out_.size() >= beh.max_backpressure && !blocked_) {
+    // Corked bytes are not backpressure until the kernel refuses them: past the
+    // limit the cork is pulled early, so a callback sending in a loop still meets it.
+    flush();
+    if (dead() || phase_ != phase::open) {
+      status = send_status::dropped;
+      return true;
+    }
+  }
   status = blocked_ ? send_status::queued : send_status::sent;
-  // Only bytes the kernel refused count: what this batch corked is not backpressure.
   if (!blocked_ || beh.max_backpressure == 0 || out_.size() < beh.max_backpressure) return false;
   switch (beh.on_backpressure) {
     case backpressure_policy::close:
