@@ -58,6 +58,10 @@ class raw_peer {
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
   }
+  // Wraps a connected socket (made non-blocking).
+  raw_peer(zws::Loop& loop, int fd, int) : loop_(loop), fd_(fd) {
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  }
   ~raw_peer() { close(); }
   raw_peer(const raw_peer&) = delete;
   raw_peer& operator=(const raw_peer&) = delete;
@@ -176,6 +180,38 @@ inline std::string client_frame(zws::opcode op, std::string_view payload, bool f
   if (mask) zws::mask({reinterpret_cast<std::uint8_t*>(body.data()), body.size()}, h.key);
   return out + body;
 }
+
+// A raw listening socket on 127.0.0.1, for playing a misbehaving server.
+class raw_server {
+ public:
+  raw_server() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd_, 16) == 0 &&
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+      port_ = ntohs(a.sin_port);
+  }
+  ~raw_server() { ::close(fd_); }
+  std::uint16_t port() const { return port_; }
+  int fd() const { return fd_; }
+  // Accepts one connection, pumping `loop` meanwhile; -1 on timeout.
+  int accept(zws::Loop& loop, std::chrono::milliseconds limit = 5000ms) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c >= 0) return c;
+      loop.run_once(1ms);
+    }
+    return -1;
+  }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
 
 inline std::uint16_t close_code_of_payload(const std::string& p) {
   return p.size() >= 2 ? static_cast<std::uint16_t>((std::uint8_t(p[0]) << 8) | std::uint8_t(p[1])) : 1005;
