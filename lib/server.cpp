@@ -32,7 +32,7 @@ void listener::on_io(unsigned) { owner->accept_all(this); }
 void listener::on_timeout() { owner->accept_all(this); }
 
 int server_loop::add_listener(const net::address& a, const char** what) {
-  int fd = net::listen_on(a, true, 511, what);
+  int fd = net::listen_on(a, true, 4096, what);
   if (fd < 0) return fd;
   auto* l = new listener;
   l->owner = this;
