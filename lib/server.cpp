@@ -385,6 +385,12 @@ failure Server::listen(std::string_view host, std::uint16_t port) {
 
 std::uint16_t Server::port() const noexcept { return state_->bound.empty() ? 0 : state_->bound[0].port(); }
 
+std::vector<std::string> Server::addresses() const {
+  std::vector<std::string> out;
+  for (const auto& a : state_->bound) out.push_back(a.to_string());
+  return out;
+}
+
 void Server::run() { run(1); }
 
 void Server::run(unsigned threads) {
