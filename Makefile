@@ -49,7 +49,7 @@ TEST_BINS := $(if $(UNIT_SRC),$(B)/unit_tests $(BA)/unit_tests) \
 GTEST_LIBS := -lgtest -lgtest_main -pthread
 BENCH_LIBS := -lbenchmark -lbenchmark_main -pthread
 
-.PHONY: all test test-build bench bench-e2e fuzz run install clean tools
+.PHONY: all test test-build bench bench-e2e fuzz run install clean tools tidy
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(TOOLS)
@@ -138,6 +138,10 @@ fuzz:
 # --- demo --------------------------------------------------------------------
 run: all
 	@if [ -x $(B)/zws-chat ]; then $(B)/zws-chat; else $(MAKE) --no-print-directory bench; fi
+
+# --- static analysis ---------------------------------------------------------
+tidy:
+	clang-tidy --quiet $(LIB_SRC) -- $(filter-out -MMD -MP,$(CXXFLAGS_BASE)) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mbmi -mbmi2 -msha -msse4.1
 
 # --- install -----------------------------------------------------------------
 install: $(LIB)

@@ -1,0 +1,109 @@
+// zws/reader.hpp — turns received bytes into messages, one event per call.
+//
+// Pull-style and sans-IO: the connection hands `next` the bytes it holds, acts
+// on the returned event, drops `consumed` bytes and calls again. The reader never
+// calls user code, allocates only to reassemble a fragmented message, and checks
+// every rule of RFC 6455 §5 and §7 as soon as a frame header is complete, before
+// any payload has to be buffered. No extension is negotiated, so RSV1-3 must be 0.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "zws/buffer.hpp"
+#include "zws/error.hpp"
+#include "zws/frame.hpp"
+#include "zws/utf8.hpp"
+
+namespace zws {
+
+struct reader_limits {
+  // Largest message payload accepted, whole or reassembled (error::message_too_big).
+  // Values above 0xFFFFFFFF act as 0xFFFFFFFF (a zws::buffer holds at most that).
+  std::uint64_t max_message_size = std::uint64_t{16} << 20;
+  // Most frames a fragmented message may span (error::too_many_fragments).
+  std::uint32_t max_fragments = std::uint32_t{1} << 20;
+};
+
+inline constexpr reader_limits default_reader_limits{};
+
+enum class event_kind : std::uint8_t {
+  none,       // a data fragment went into reassembly; call again
+  need_more,  // the next frame is incomplete; `need` says how many bytes it takes
+  message,    // a whole text or binary message: `op`, `data`
+  ping,       // `data` (0..125 bytes)
+  pong,       // `data` (0..125 bytes)
+  close,      // `code` (1005 when the payload was empty) and `data` = the UTF-8 reason
+  error,      // `err`: the peer broke a rule; close with close_code_of(err)
+};
+
+struct event {
+  event_kind kind = event_kind::none;
+  opcode op = opcode::binary;     // message: opcode::text or opcode::binary
+  std::uint16_t code = 0;         // close
+  error err = error::none;        // error
+  // need_more: the whole frame's size (header + payload) once its header is
+  // complete, so the caller can reserve; 0 while even the header is incomplete.
+  std::size_t need = 0;
+  // message, ping, pong, close: the payload (unmasked), a view into the bytes
+  // passed to next() or into the reader's reassembly buffer; valid until the
+  // next call to next() and while those bytes are neither moved nor changed.
+  std::span<const std::uint8_t> data;
+
+  std::string_view text() const noexcept { return {reinterpret_cast<const char*>(data.data()), data.size()}; }
+};
+
+struct read_result {
+  std::size_t consumed = 0;  // bytes of the input to drop before the next call
+  event ev;
+};
+
+class reader {
+ public:
+  // `r` is the role of this endpoint: a server reader requires masked frames, a
+  // client reader unmasked ones. `limits` is kept by reference and must outlive
+  // the reader (one limits object typically serves every connection).
+  explicit reader(role r, const reader_limits& limits = default_reader_limits) noexcept;
+
+  // Processes at most one frame at the front of `bytes`, and only a whole one:
+  //  - frame incomplete: {0, need_more} (see event::need); call again with the
+  //    same bytes plus more;
+  //  - data fragment absorbed: {frame size, none};
+  //  - message / ping / pong / close: {frame size, event}; a whole unfragmented
+  //    message is a view into `bytes` itself (no copy), a fragmented one a view
+  //    into the reader's buffer;
+  //  - rule broken: {0, error}.
+  // Masked payloads are unmasked in place, so `bytes` is modified and a
+  // consumed frame must not be passed again. After an error or a close the
+  // reader is finished: every later call returns {0, that error} or {0, close
+  // with the same code and no reason}.
+  read_result next(std::span<std::uint8_t> bytes) noexcept;
+
+  // Whether an error or a close has been returned.
+  bool finished() const noexcept { return state_ == state::finished; }
+
+  // Whether a fragmented message is open (its first frame was absorbed).
+  bool in_message() const noexcept { return state_ == state::fragmented; }
+
+ private:
+  enum class state : std::uint8_t { idle, fragmented, finished };
+
+  error check_length(const frame_header& h) const noexcept;
+  read_result on_control(const frame_header& h, std::span<std::uint8_t> payload) noexcept;
+  read_result on_data(const frame_header& h, std::span<std::uint8_t> payload) noexcept;
+  read_result fail(error e) noexcept;
+
+  const reader_limits* limits_;
+  buffer assembly_;            // the fragmented message so far
+  std::uint32_t fragments_ = 0;  // frames of the open fragmented message
+  utf8_validator utf8_;        // state of an open fragmented text message
+  role role_;
+  state state_ = state::idle;
+  opcode message_op_ = opcode::binary;  // opcode of the open fragmented message
+  error err_ = error::none;             // once finished: the error, or none after a close
+  std::uint16_t close_code_ = 0;        // once finished by a close: its code
+};
+
+}  // namespace zws

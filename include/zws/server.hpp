@@ -1,0 +1,89 @@
+// zws/server.hpp — a WebSocket server: routes, listeners, loops.
+//
+//   zws::Server server;
+//   server.route("/", {.on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); }});
+//   if (auto err = server.listen(8080)) { ... err.message() ... }
+//   server.run();
+//
+// Set-up calls (route, on_http, listen) come before run(). Routes match the
+// request path exactly ("/chat" does not match "/chat/x"); an unknown path gets
+// 404. stop(), broadcast() and adopt() may be called from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "zws/loop.hpp"
+#include "zws/websocket.hpp"
+
+namespace zws {
+
+// The answer to a plain (non-upgrade) HTTP request.
+struct Response {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+namespace detail {
+struct server_state;
+}
+
+class Server {
+ public:
+  // A server with its own loop (run() drives it).
+  Server();
+  // A server on the caller's loop: the caller runs the loop; run(threads) adds
+  // loops of its own for threads beyond the first.
+  explicit Server(Loop& loop);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Adds (or replaces) the behavior for an exact path.
+  Server& route(std::string path, Behavior behavior);
+  // Answers plain HTTP requests (no Upgrade header) on the same port; without
+  // it they get 426 Upgrade Required.
+  Server& on_http(std::function<void(const Request&, Response&)> handler);
+  // Most open connections over all routes; past it new ones are refused (503).
+  Server& max_connections(std::size_t n);
+
+  // Listens on every IPv4 address (and IPv6 when available) or on `host`, which
+  // must be numeric or "localhost". Port 0 picks a free port: see port().
+  failure listen(std::uint16_t port);
+  failure listen(std::string_view host, std::uint16_t port);
+  // The port of the first listener (0 before listen).
+  std::uint16_t port() const noexcept;
+
+  // Runs the server's loop on this thread until stop() completes.
+  void run();
+  // Runs `threads` loops, this thread being one of them, each with its own
+  // SO_REUSEPORT listeners; returns when stop() completes.
+  void run(unsigned threads);
+  // Thread-safe: stop accepting, send Close 1001 to every connection, and let
+  // run() return once they are gone or the longest close_timeout has passed.
+  void stop();
+
+  // Thread-safe: takes over `fd`, a connected socket accepted by the
+  // application's own HTTP server, plus the bytes it already read of the
+  // request, and continues the WebSocket upgrade as if zws had accepted it.
+  // The server owns the fd from here on (even on failure).
+  failure adopt(int fd, std::string_view already_read = {});
+
+  // Thread-safe: sends one message to every open connection of `path`.
+  void broadcast(std::string_view path, std::string_view data, zws::opcode op = zws::opcode::text);
+
+  // Open WebSocket connections (all loops; approximate while running).
+  std::size_t connections() const noexcept;
+  // The first loop (for timers and post); valid for the server's lifetime.
+  Loop& loop() noexcept;
+
+ private:
+  std::unique_ptr<detail::server_state> state_;
+};
+
+}  // namespace zws

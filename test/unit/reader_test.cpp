@@ -1,0 +1,515 @@
+#include "zws/reader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <ostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "guarded.hpp"
+
+namespace {
+
+using zws::error;
+using zws::event_kind;
+using zws::opcode;
+using zws::role;
+using zws::test::guarded;
+using bytes = std::vector<std::uint8_t>;
+
+// ---- building frames (independently of zws::writer and zws::mask) ----------
+
+struct frame_spec {
+  std::uint8_t op = 2;
+  std::string payload;
+  bool fin = true;
+  bool masked = true;
+  std::uint8_t rsv = 0;
+};
+
+std::uint32_t key_seed = 0x9E3779B9u;
+
+bytes build(const frame_spec& f) {
+  zws::frame_header h;
+  h.fin = f.fin;
+  h.rsv = f.rsv;
+  h.op = f.op;
+  h.masked = f.masked;
+  key_seed = key_seed * 1664525u + 1013904223u;  // a different key for every frame
+  std::memcpy(h.key.bytes, &key_seed, 4);
+  h.payload_length = f.payload.size();
+  std::uint8_t head[zws::max_frame_header];
+  const std::size_t n = zws::encode_header(h, head);
+  bytes out(head, head + n);
+  for (std::size_t i = 0; i < f.payload.size(); ++i) {
+    const auto c = static_cast<std::uint8_t>(f.payload[i]);
+    out.push_back(f.masked ? static_cast<std::uint8_t>(c ^ h.key.bytes[i % 4]) : c);
+  }
+  return out;
+}
+
+// A frame as a client sends it (masked), read by a server, and the reverse.
+bytes cf(std::uint8_t op, std::string payload, bool fin = true) { return build({op, std::move(payload), fin, true}); }
+bytes sf(std::uint8_t op, std::string payload, bool fin = true) { return build({op, std::move(payload), fin, false}); }
+
+bytes cat(std::initializer_list<bytes> parts) {
+  bytes out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+std::string close_body(std::uint16_t code, std::string_view reason = {}) {
+  std::string s;
+  s += static_cast<char>(code >> 8);
+  s += static_cast<char>(code & 0xFF);
+  s += reason;
+  return s;
+}
+
+// ---- running the reader ------------------------------------------------------
+
+struct rec {
+  event_kind kind;
+  opcode op;
+  std::uint16_t code;
+  error err;
+  std::string data;
+  bool operator==(const rec&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const rec& r) {
+  return os << "{kind " << int(r.kind) << " op " << int(r.op) << " code " << r.code << " err "
+            << zws::describe(r.err) << " data[" << r.data.size() << "]}";
+}
+
+rec record(const zws::event& e) {
+  rec r{e.kind, opcode::binary, 0, error::none, std::string(e.text())};
+  if (e.kind == event_kind::message) r.op = e.op;
+  if (e.kind == event_kind::close) r.code = e.code;
+  if (e.kind == event_kind::error) r.err = e.err;
+  return r;
+}
+
+bool ends(event_kind k) { return k == event_kind::error || k == event_kind::close; }
+
+// Feeds `chunks` the way a connection does: unconsumed bytes are kept, the next
+// chunk appended, and next() called until it needs more. Every call sees its
+// input right against a PROT_NONE page. Checks the need_more contract on the way.
+std::vector<rec> feed(role r, const std::vector<std::span<const std::uint8_t>>& chunks,
+                      const zws::reader_limits& limits) {
+  zws::reader rd(r, limits);
+  std::vector<rec> out;
+  bytes pending;
+  for (const auto& chunk : chunks) {
+    pending.insert(pending.end(), chunk.begin(), chunk.end());
+    guarded g(pending);
+    std::size_t off = 0;
+    for (;;) {
+      const auto in = g.bytes().subspan(off);
+      const auto res = rd.next(in);
+      if (res.ev.kind == event_kind::need_more) {
+        EXPECT_EQ(res.consumed, 0u);
+        EXPECT_TRUE(res.ev.need == 0 || res.ev.need > in.size()) << res.ev.need << " " << in.size();
+        break;
+      }
+      EXPECT_LE(res.consumed, in.size());
+      out.push_back(record(res.ev));
+      off += res.consumed;
+      if (ends(res.ev.kind)) {
+        EXPECT_TRUE(rd.finished());
+        // A finished reader keeps saying so.
+        const auto again = rd.next(g.bytes().subspan(off));
+        EXPECT_EQ(again.consumed, 0u);
+        EXPECT_EQ(again.ev.kind, res.ev.kind);
+        EXPECT_EQ(again.ev.err, res.ev.err);
+        EXPECT_EQ(again.ev.code, res.ev.code);
+        return out;
+      }
+    }
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(off));
+  }
+  return out;
+}
+
+// Runs `input` whole, byte by byte, and split at every offset (for large inputs:
+// at a sample of offsets), expects the same events each way, and returns them.
+std::vector<rec> run(role r, const bytes& input, const zws::reader_limits& limits = zws::default_reader_limits) {
+  const std::span<const std::uint8_t> all(input);
+  const auto whole = feed(r, {all}, limits);
+  const bool small = input.size() <= 2048;
+  if (small) {
+    std::vector<std::span<const std::uint8_t>> bytewise;
+    for (std::size_t i = 0; i < input.size(); ++i) bytewise.push_back(all.subspan(i, 1));
+    EXPECT_EQ(feed(r, bytewise, limits), whole) << "byte by byte";
+  }
+  std::vector<std::size_t> cuts;
+  if (small) {
+    for (std::size_t i = 0; i <= input.size(); ++i) cuts.push_back(i);
+  } else {
+    std::mt19937 rng(static_cast<std::uint32_t>(input.size()));
+    for (int i = 0; i < 6; ++i) cuts.push_back(rng() % (input.size() + 1));
+    cuts.push_back(1);
+    cuts.push_back(input.size() - 1);
+  }
+  for (std::size_t cut : cuts) {
+    EXPECT_EQ(feed(r, {all.first(cut), all.subspan(cut)}, limits), whole) << "split at " << cut;
+  }
+  return whole;
+}
+
+rec msg(opcode op, std::string data) { return {event_kind::message, op, 0, error::none, std::move(data)}; }
+rec ping(std::string data) { return {event_kind::ping, opcode::binary, 0, error::none, std::move(data)}; }
+rec pong(std::string data) { return {event_kind::pong, opcode::binary, 0, error::none, std::move(data)}; }
+rec none() { return {event_kind::none, opcode::binary, 0, error::none, {}}; }
+rec closed(std::uint16_t code, std::string reason = {}) {
+  return {event_kind::close, opcode::binary, code, error::none, std::move(reason)};
+}
+rec err(error e) { return {event_kind::error, opcode::binary, 0, e, {}}; }
+
+using V = std::vector<rec>;
+
+// ---- valid traffic -------------------------------------------------------------
+
+TEST(Reader, ReadsTextAndBinaryMessages) {
+  EXPECT_EQ(run(role::server, cat({cf(1, "hello"), cf(2, std::string("\0\xFF\x01", 3))})),
+            (V{msg(opcode::text, "hello"), msg(opcode::binary, std::string("\0\xFF\x01", 3))}));
+  EXPECT_EQ(run(role::client, cat({sf(1, "hello"), sf(2, "bin")})),
+            (V{msg(opcode::text, "hello"), msg(opcode::binary, "bin")}));
+}
+
+TEST(Reader, EmptyFrames) {
+  EXPECT_EQ(run(role::server, cat({cf(1, ""), cf(2, ""), cf(9, ""), cf(10, ""), cf(8, "")})),
+            (V{msg(opcode::text, ""), msg(opcode::binary, ""), ping(""), pong(""), closed(1005)}));
+  EXPECT_EQ(run(role::client, cat({sf(1, ""), sf(2, ""), sf(9, ""), sf(10, ""), sf(8, "")})),
+            (V{msg(opcode::text, ""), msg(opcode::binary, ""), ping(""), pong(""), closed(1005)}));
+}
+
+TEST(Reader, EmptyFragmentsMakeAnEmptyMessage) {
+  EXPECT_EQ(run(role::server, cat({cf(1, "", false), cf(0, "", false), cf(0, "")})),
+            (V{none(), none(), msg(opcode::text, "")}));
+}
+
+TEST(Reader, LengthsAtEncodingBoundaries) {
+  for (std::size_t len : {0u, 1u, 125u, 126u, 127u, 65535u, 65536u, 65537u}) {
+    std::string payload(len, '\0');
+    for (std::size_t i = 0; i < len; ++i) payload[i] = static_cast<char>('a' + i % 26);
+    EXPECT_EQ(run(role::server, cf(2, payload)), (V{msg(opcode::binary, payload)})) << len;
+    EXPECT_EQ(run(role::client, sf(1, payload)), (V{msg(opcode::text, payload)})) << len;
+  }
+}
+
+TEST(Reader, ControlFrameOf125BytesIsAccepted) {
+  const std::string p(125, 'p');
+  EXPECT_EQ(run(role::server, cat({cf(9, p), cf(10, p), cf(8, close_body(1000, std::string(123, 'r')))})),
+            (V{ping(p), pong(p), closed(1000, std::string(123, 'r'))}));
+}
+
+TEST(Reader, CloseCarriesCodeAndReason) {
+  EXPECT_EQ(run(role::server, cf(8, close_body(1001, "going \xC3\xA9"))), (V{closed(1001, "going \xC3\xA9")}));
+  EXPECT_EQ(run(role::client, sf(8, close_body(4999))), (V{closed(4999)}));
+}
+
+TEST(Reader, AcceptsValidCloseCodes) {
+  for (std::uint16_t code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
+                             4000, 4999}) {
+    EXPECT_EQ(run(role::server, cf(8, close_body(code, "r"))), (V{closed(code, "r")})) << code;
+  }
+}
+
+TEST(Reader, NothingAfterCloseIsRead) {
+  EXPECT_EQ(run(role::server, cat({cf(8, close_body(1000)), cf(1, "late")})), (V{closed(1000)}));
+}
+
+TEST(Reader, ReassemblesFragmentedMessage) {
+  EXPECT_EQ(run(role::server, cat({cf(1, "Hel", false), cf(0, "lo, ", false), cf(0, "world")})),
+            (V{none(), none(), msg(opcode::text, "Hello, world")}));
+  EXPECT_EQ(run(role::client, cat({sf(2, "ab", false), sf(0, "cd"), sf(2, "next")})),
+            (V{none(), msg(opcode::binary, "abcd"), msg(opcode::binary, "next")}));
+}
+
+TEST(Reader, InterleavesPingInsideFragmentedMessage) {
+  EXPECT_EQ(run(role::server, cat({cf(1, "frag", false), cf(9, "p1"), cf(0, "ment", false), cf(10, "p2"),
+                                   cf(8, close_body(1000, "x")), cf(0, "never")})),
+            (V{none(), ping("p1"), none(), pong("p2"), closed(1000, "x")}));
+  EXPECT_EQ(run(role::client, cat({sf(2, "a", false), sf(9, "p"), sf(0, "b")})),
+            (V{none(), ping("p"), msg(opcode::binary, "ab")}));
+}
+
+TEST(Reader, AcceptsCodePointSplitAcrossFragments) {
+  // U+1F600 (F0 9F 98 80) cut after each of its first three bytes, and U+20AC across three frames.
+  for (std::size_t cut = 1; cut < 4; ++cut) {
+    const std::string smiley = "\xF0\x9F\x98\x80";
+    EXPECT_EQ(run(role::server, cat({cf(1, "a" + smiley.substr(0, cut), false), cf(0, smiley.substr(cut) + "b")})),
+              (V{none(), msg(opcode::text, "a" + smiley + "b")}))
+        << cut;
+  }
+  EXPECT_EQ(run(role::server, cat({cf(1, "\xE2", false), cf(0, "\x82", false), cf(0, "\xAC")})),
+            (V{none(), none(), msg(opcode::text, "\xE2\x82\xAC")}));
+}
+
+TEST(Reader, UnfragmentedMessageIsAViewIntoInput) {
+  for (role r : {role::server, role::client}) {
+    const bytes wire = cat({r == role::server ? cf(1, "first") : sf(1, "first"),
+                            r == role::server ? cf(2, std::string(300, 'z')) : sf(2, std::string(300, 'z'))});
+    guarded g(wire);
+    zws::reader rd(r);
+    auto res = rd.next(g.bytes());
+    ASSERT_EQ(res.ev.kind, event_kind::message);
+    EXPECT_EQ(res.ev.data.data(), g.data() + (r == role::server ? 6 : 2));
+    EXPECT_EQ(res.ev.text(), "first");
+    const std::size_t first = res.consumed;
+    res = rd.next(g.bytes().subspan(first));
+    ASSERT_EQ(res.ev.kind, event_kind::message);
+    EXPECT_EQ(res.ev.data.data(), g.data() + first + (r == role::server ? 8 : 4));
+    EXPECT_EQ(res.ev.data.size(), 300u);
+    EXPECT_EQ(first + res.consumed, wire.size());
+  }
+}
+
+TEST(Reader, ControlPayloadIsAViewIntoInput) {
+  guarded g(cat({cf(9, "ping!"), cf(8, close_body(1000, "why"))}));
+  zws::reader rd(role::server);
+  auto res = rd.next(g.bytes());
+  ASSERT_EQ(res.ev.kind, event_kind::ping);
+  EXPECT_EQ(res.ev.data.data(), g.data() + 6);
+  res = rd.next(g.bytes().subspan(res.consumed));
+  ASSERT_EQ(res.ev.kind, event_kind::close);
+  EXPECT_EQ(res.ev.data.data(), g.data() + 11 + 6 + 2);
+  EXPECT_EQ(res.ev.text(), "why");
+}
+
+TEST(Reader, NeedMoreReportsFrameSize) {
+  const bytes wire = cf(2, std::string(70000, 'q'));  // 14-byte header
+  zws::reader rd(role::server);
+  for (std::size_t n = 0; n < 14; ++n) {
+    guarded g(std::span<const std::uint8_t>(wire.data(), n));
+    const auto res = rd.next(g.bytes());
+    EXPECT_EQ(res.ev.kind, event_kind::need_more);
+    EXPECT_EQ(res.ev.need, 0u) << n;
+  }
+  for (std::size_t n : {std::size_t{14}, std::size_t{15}, wire.size() - 1}) {
+    guarded g(std::span<const std::uint8_t>(wire.data(), n));
+    const auto res = rd.next(g.bytes());
+    EXPECT_EQ(res.ev.kind, event_kind::need_more);
+    EXPECT_EQ(res.ev.need, wire.size()) << n;
+  }
+  guarded g(wire);
+  const auto res = rd.next(g.bytes());
+  EXPECT_EQ(res.ev.kind, event_kind::message);
+  EXPECT_EQ(res.consumed, wire.size());
+}
+
+TEST(Reader, AcceptsNonMinimalLengthEncoding) {
+  // RFC 6455 asks senders for the minimal encoding; a receiver loses nothing by accepting others.
+  bytes wire = {0x82, 0x7E, 0x00, 0x03, 'a', 'b', 'c'};
+  EXPECT_EQ(run(role::client, wire), (V{msg(opcode::binary, "abc")}));
+}
+
+TEST(Reader, SixteenMiBMessagePassesDefaults) {
+  std::string payload(std::size_t{16} << 20, '\0');
+  for (std::size_t i = 0; i < payload.size(); i += 4096) payload[i] = static_cast<char>(i >> 12);
+  const auto events = run(role::server, cf(2, payload));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, event_kind::message);
+  EXPECT_TRUE(events[0].data == payload);
+}
+
+TEST(Reader, FourMiBIn64ByteFragmentsPassesDefaults) {
+  const std::size_t total = std::size_t{4} << 20;
+  std::string expect;
+  bytes wire;
+  for (std::size_t off = 0; off < total; off += 64) {
+    std::string piece(64, static_cast<char>('A' + (off / 64) % 26));
+    expect += piece;
+    const bytes f = cf(off == 0 ? 1 : 0, piece, off + 64 == total);
+    wire.insert(wire.end(), f.begin(), f.end());
+  }
+  // Whole and at a few cuts (byte by byte would be quadratic at this size).
+  const auto events = run(role::server, wire);
+  ASSERT_EQ(events.size(), total / 64);
+  EXPECT_EQ(events.back().kind, event_kind::message);
+  EXPECT_TRUE(events.back().data == expect);
+}
+
+TEST(Reader, ReassemblyMemoryIsReturnedAfterTheMessage) {
+  zws::reader rd(role::client);
+  guarded g(cat({sf(2, std::string(1000, 'x'), false), sf(0, "y"), sf(9, "")}));
+  auto res = rd.next(g.bytes());
+  ASSERT_EQ(res.ev.kind, event_kind::none);
+  std::size_t off = res.consumed;
+  res = rd.next(g.bytes().subspan(off));
+  ASSERT_EQ(res.ev.kind, event_kind::message);
+  EXPECT_EQ(res.ev.data.size(), 1001u);
+  off += res.consumed;
+  res = rd.next(g.bytes().subspan(off));
+  ASSERT_EQ(res.ev.kind, event_kind::ping);
+  EXPECT_FALSE(rd.in_message());
+}
+
+TEST(Reader, StaysSmall) {
+  // A reader lives in every connection.
+  EXPECT_LE(sizeof(zws::reader), 48u);
+}
+
+// ---- every rule, one test each ---------------------------------------------------
+
+TEST(Reader, RejectsReservedBits) {
+  for (std::uint8_t rsv : {1, 2, 4, 7}) {
+    EXPECT_EQ(run(role::server, build({1, "x", true, true, rsv})), (V{err(error::reserved_bits)})) << int(rsv);
+    EXPECT_EQ(run(role::client, build({9, "", true, false, rsv})), (V{err(error::reserved_bits)})) << int(rsv);
+  }
+}
+
+TEST(Reader, RejectsUnknownOpcode) {
+  for (std::uint8_t op : {3, 4, 5, 6, 7, 11, 12, 13, 14, 15}) {
+    EXPECT_EQ(run(role::server, cf(op, "x")), (V{err(error::unknown_opcode)})) << int(op);
+    EXPECT_EQ(run(role::client, sf(op, "")), (V{err(error::unknown_opcode)})) << int(op);
+  }
+}
+
+TEST(Reader, RejectsFragmentedPing) {
+  EXPECT_EQ(run(role::server, cf(9, "p", false)), (V{err(error::fragmented_control)}));
+  EXPECT_EQ(run(role::server, cf(10, "p", false)), (V{err(error::fragmented_control)}));
+  EXPECT_EQ(run(role::client, sf(8, "", false)), (V{err(error::fragmented_control)}));
+}
+
+TEST(Reader, RejectsControlFrameOver125) {
+  for (std::uint8_t op : {8, 9, 10}) {
+    for (std::size_t len : {126u, 127u, 65536u}) {
+      std::string p(len, 'c');
+      if (op == 8) p = close_body(1000, std::string(len - 2, 'r'));
+      EXPECT_EQ(run(role::server, cf(op, p)), (V{err(error::control_too_long)})) << int(op) << " " << len;
+    }
+  }
+}
+
+TEST(Reader, ControlFrameOver125IsRejectedFromTwoBytes) {
+  const bytes wire = cf(9, std::string(126, 'c'));
+  guarded g(std::span<const std::uint8_t>(wire.data(), 2));
+  zws::reader rd(role::server);
+  EXPECT_EQ(rd.next(g.bytes()).ev.err, error::control_too_long);
+}
+
+TEST(Reader, RejectsUnmaskedClientFrame) {
+  EXPECT_EQ(run(role::server, sf(1, "hi")), (V{err(error::unmasked_client_frame)}));
+  EXPECT_EQ(run(role::server, cat({cf(9, ""), sf(9, "")})), (V{ping(""), err(error::unmasked_client_frame)}));
+}
+
+TEST(Reader, RejectsMaskedServerFrame) {
+  EXPECT_EQ(run(role::client, cf(1, "hi")), (V{err(error::masked_server_frame)}));
+  EXPECT_EQ(run(role::client, cf(8, close_body(1000))), (V{err(error::masked_server_frame)}));
+}
+
+TEST(Reader, RejectsLengthMsb) {
+  bytes client = {0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4};
+  EXPECT_EQ(run(role::server, client), (V{err(error::length_msb_set)}));
+  bytes server = {0x82, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+  EXPECT_EQ(run(role::client, server), (V{err(error::length_msb_set)}));
+}
+
+TEST(Reader, RejectsContinuationWithoutStart) {
+  EXPECT_EQ(run(role::server, cf(0, "x")), (V{err(error::unexpected_continuation)}));
+  EXPECT_EQ(run(role::server, cat({cf(1, "a", false), cf(0, "b"), cf(0, "c")})),
+            (V{none(), msg(opcode::text, "ab"), err(error::unexpected_continuation)}));
+}
+
+TEST(Reader, RejectsNewMessageInsideFragmented) {
+  EXPECT_EQ(run(role::server, cat({cf(1, "a", false), cf(1, "b")})), (V{none(), err(error::expected_continuation)}));
+  EXPECT_EQ(run(role::client, cat({sf(2, "a", false), sf(9, ""), sf(2, "b", false)})),
+            (V{none(), ping(""), err(error::expected_continuation)}));
+}
+
+TEST(Reader, RejectsOneByteClosePayload) {
+  EXPECT_EQ(run(role::server, cf(8, "\x03")), (V{err(error::close_payload_one_byte)}));
+}
+
+TEST(Reader, RejectsInvalidCloseCodes) {
+  for (std::uint16_t code : {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535}) {
+    EXPECT_EQ(run(role::server, cf(8, close_body(code))), (V{err(error::invalid_close_code)})) << code;
+    EXPECT_EQ(run(role::client, sf(8, close_body(code, "r"))), (V{err(error::invalid_close_code)})) << code;
+  }
+}
+
+TEST(Reader, RejectsInvalidUtf8Text) {
+  for (std::string bad : {"\xFF", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "a\xE2\x82", "\x80"}) {
+    EXPECT_EQ(run(role::server, cf(1, bad)), (V{err(error::invalid_utf8)}));
+    EXPECT_EQ(zws::close_code_of(error::invalid_utf8), 1007);
+  }
+  // Binary messages carry any bytes.
+  EXPECT_EQ(run(role::server, cf(2, "\xFF")), (V{msg(opcode::binary, "\xFF")}));
+}
+
+TEST(Reader, RejectsInvalidUtf8InFragmentBeforeTheMessageEnds) {
+  // Fail fast: the second fragment is refused although FIN has not come.
+  EXPECT_EQ(run(role::server, cat({cf(1, "ok", false), cf(0, "\xC0\xAF", false), cf(0, "z")})),
+            (V{none(), err(error::invalid_utf8)}));
+}
+
+TEST(Reader, RejectsCodePointLeftOpenAtFin) {
+  EXPECT_EQ(run(role::server, cat({cf(1, "ok", false), cf(0, "\xE2\x82")})), (V{none(), err(error::invalid_utf8)}));
+}
+
+TEST(Reader, RejectsInvalidUtf8CloseReason) {
+  EXPECT_EQ(run(role::server, cf(8, close_body(1000, "bad \xFF"))), (V{err(error::invalid_utf8)}));
+  EXPECT_EQ(run(role::client, sf(8, close_body(1000, "\xE2\x82"))), (V{err(error::invalid_utf8)}));
+}
+
+TEST(Reader, RejectsMessageTooBigBeforeBuffering) {
+  zws::reader_limits limits;
+  limits.max_message_size = 1000;
+  // The header alone is enough: no payload byte is present.
+  bytes head = cf(2, std::string(1001, 'x'));
+  head.resize(8);
+  EXPECT_EQ(run(role::server, head, limits), (V{err(error::message_too_big)}));
+  EXPECT_EQ(run(role::server, cf(2, std::string(1000, 'x')), limits), (V{msg(opcode::binary, std::string(1000, 'x'))}));
+  // Defaults: a header announcing 16 MiB + 1 is refused at once.
+  bytes big = {0x82, 0xFF, 0, 0, 0, 0, 0x01, 0, 0, 0x01, 1, 2, 3, 4};
+  EXPECT_EQ(run(role::server, big), (V{err(error::message_too_big)}));
+  EXPECT_EQ(zws::close_code_of(error::message_too_big), 1009);
+}
+
+TEST(Reader, MessageSizeCountsReassembledBytes) {
+  zws::reader_limits limits;
+  limits.max_message_size = 10;
+  EXPECT_EQ(run(role::server, cat({cf(1, "12345", false), cf(0, "67890", false), cf(0, "")}), limits),
+            (V{none(), none(), msg(opcode::text, "1234567890")}));
+  EXPECT_EQ(run(role::server, cat({cf(1, "12345", false), cf(0, "67890", false), cf(0, "x")}), limits),
+            (V{none(), none(), err(error::message_too_big)}));
+}
+
+TEST(Reader, RejectsTooManyFragments) {
+  zws::reader_limits limits;
+  limits.max_fragments = 3;
+  EXPECT_EQ(run(role::server, cat({cf(2, "a", false), cf(0, "b", false), cf(0, "c")}), limits),
+            (V{none(), none(), msg(opcode::binary, "abc")}));
+  EXPECT_EQ(run(role::server, cat({cf(2, "a", false), cf(0, "b", false), cf(0, "c", false), cf(0, "d")}), limits),
+            (V{none(), none(), none(), err(error::too_many_fragments)}));
+  // Control frames in between do not count.
+  EXPECT_EQ(run(role::server, cat({cf(2, "a", false), cf(9, ""), cf(9, ""), cf(0, "b", false), cf(0, "c")}), limits),
+            (V{none(), ping(""), ping(""), none(), msg(opcode::binary, "abc")}));
+}
+
+TEST(Reader, ErrorsStopTheStream) {
+  EXPECT_EQ(run(role::server, cat({cf(1, "a"), cf(3, ""), cf(1, "b")})), (V{msg(opcode::text, "a"), err(error::unknown_opcode)}));
+}
+
+TEST(Reader, RandomKeysAndSizesUnmaskCorrectly) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 40; ++round) {
+    bytes wire;
+    V expect;
+    for (int i = 0; i < 5; ++i) {
+      std::string p(rng() % 300, '\0');
+      for (auto& c : p) c = static_cast<char>(rng());
+      const bytes f = cf(2, p);
+      wire.insert(wire.end(), f.begin(), f.end());
+      expect.push_back(msg(opcode::binary, p));
+    }
+    ASSERT_EQ(run(role::server, wire), expect) << round;
+  }
+}
+
+}  // namespace

@@ -1,0 +1,153 @@
+// tools/load/options.hpp — zws-load's command line.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace zws_load {
+
+struct options {
+  std::string url;
+  std::uint32_t conns = 10;
+  std::uint32_t depth = 1;
+  bool depth_given = false;
+  std::size_t size = 16;
+  bool text = false;
+  double duration = 5.0;      // seconds measured (--idle: seconds held before the check)
+  double warmup = 1.0;        // seconds run before measuring
+  std::uint32_t threads = 1;
+  bool json = false;
+  double rate = 0.0;          // total messages/s; 0 = closed loop
+  bool raw = false;
+  std::uint32_t idle = 0;     // --idle N
+  double connect_timeout = 10.0;
+  std::uint32_t max_connecting = 256;  // connects in progress at once, per thread
+};
+
+inline constexpr const char* usage_text =
+    "usage: zws-load URL [options]\n"
+    "  A wrk-style load generator for WebSocket echo servers (and, with --raw, raw TCP echo).\n"
+    "  URL is ws://host:port/path (with --raw: tcp://host:port or host:port).\n"
+    "\n"
+    "  -c CONNS         connections (default 10)\n"
+    "  -d DEPTH         messages in flight per connection (default 1; with -R: the cap, default 64)\n"
+    "  -s BYTES         payload size per message (default 16)\n"
+    "  --text           send text messages (printable ASCII) instead of binary\n"
+    "  -D SECONDS       measured duration (default 5); with --idle: how long to hold\n"
+    "  --warmup SECONDS run this long before measuring (default 1)\n"
+    "  --threads N      event-loop threads, connections split between them (default 1)\n"
+    "  -R RATE          open loop: RATE messages/s in total, each timed from its\n"
+    "                   scheduled send time (no coordinated omission)\n"
+    "  --raw            plain TCP: send BYTES, expect the same BYTES back\n"
+    "  --idle N         open N connections and hold them for -D seconds or until\n"
+    "                   SIGUSR1, then check every one still echoes a message\n"
+    "  --connect-timeout SECONDS  per connection, connect + handshake (default 10)\n"
+    "  --json           print one JSON object on stdout instead of the text report\n"
+    "  --help           this text\n"
+    "\n"
+    "  Progress goes to stderr once a second. Every frame is masked with a fresh key\n"
+    "  (getrandom); every echoed payload is checked (length, content, order).\n";
+
+namespace detail {
+
+inline bool parse_number(const char* s, double& out) {
+  char* end = nullptr;
+  out = std::strtod(s, &end);
+  return end != s && *end == '\0' && out >= 0;
+}
+
+// Accepts 1024, 16k, 64K, 1M, 1Ki, 1MiB ...: suffixes are binary.
+inline bool parse_size(const char* s, std::size_t& out) {
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(s, &end, 10);
+  if (end == s) return false;
+  std::string_view suf(end);
+  std::size_t mul = 1;
+  if (!suf.empty()) {
+    const char u = suf[0];
+    mul = (u == 'k' || u == 'K') ? 1024 : (u == 'm' || u == 'M') ? 1024 * 1024 : 0;
+    if (mul == 0) return false;
+    suf.remove_prefix(1);
+    if (suf != "" && suf != "i" && suf != "iB" && suf != "B") return false;
+  }
+  out = static_cast<std::size_t>(v) * mul;
+  return true;
+}
+
+}  // namespace detail
+
+// Fills `o` from argv. Returns 0 to go on, 1 when --help was printed, -1 on a
+// bad command line (the reason already printed).
+inline int parse_options(int argc, char** argv, options& o) {
+  auto bad = [](const char* what, const char* arg) {
+    std::fprintf(stderr, "zws-load: bad %s: %s\n(zws-load --help for usage)\n", what, arg ? arg : "(missing)");
+    return -1;
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+    double d = 0;
+    std::size_t z = 0;
+    auto count = [&](std::uint32_t& dst, std::uint32_t min) {
+      if (!v || !detail::parse_number(v, d) || d < min || d > 1e7) return false;
+      dst = static_cast<std::uint32_t>(d);
+      ++i;
+      return true;
+    };
+    auto seconds = [&](double& dst) {
+      if (!v || !detail::parse_number(v, d)) return false;
+      dst = d;
+      ++i;
+      return true;
+    };
+    if (a == "--help" || a == "-h") {
+      std::fputs(usage_text, stdout);
+      return 1;
+    } else if (a == "-c") {
+      if (!count(o.conns, 1)) return bad("-c", v);
+    } else if (a == "-d") {
+      if (!count(o.depth, 1)) return bad("-d", v);
+      o.depth_given = true;
+    } else if (a == "-s") {
+      if (!v || !detail::parse_size(v, z) || z > (std::size_t{1} << 30)) return bad("-s", v);
+      o.size = z;
+      ++i;
+    } else if (a == "--text") {
+      o.text = true;
+    } else if (a == "-D") {
+      if (!seconds(o.duration) || o.duration <= 0) return bad("-D", v);
+    } else if (a == "--warmup") {
+      if (!seconds(o.warmup)) return bad("--warmup", v);
+    } else if (a == "--threads") {
+      if (!count(o.threads, 1) || o.threads > 256) return bad("--threads", v);
+    } else if (a == "--json") {
+      o.json = true;
+    } else if (a == "-R") {
+      if (!seconds(o.rate) || o.rate <= 0) return bad("-R", v);
+    } else if (a == "--raw") {
+      o.raw = true;
+    } else if (a == "--idle") {
+      if (!count(o.idle, 1)) return bad("--idle", v);
+    } else if (a == "--connect-timeout") {
+      if (!seconds(o.connect_timeout) || o.connect_timeout <= 0) return bad("--connect-timeout", v);
+    } else if (!a.empty() && a[0] == '-') {
+      return bad("option", argv[i]);
+    } else if (o.url.empty()) {
+      o.url = a;
+    } else {
+      return bad("extra argument", argv[i]);
+    }
+  }
+  if (o.url.empty()) return bad("URL", nullptr);
+  if (o.rate > 0 && !o.depth_given) o.depth = 64;
+  if (o.idle) o.conns = o.idle;
+  if (o.threads > o.conns) o.threads = o.conns;
+  return 0;
+}
+
+}  // namespace zws_load
