@@ -80,53 +80,55 @@ free_port() {
   return 1
 }
 
-SERVER_PID=
-SERVER_PORT=
+declare -A PID=() PORT=()
 # start_server NAME LOGNAME: starts it on a free port, pinned, with the descriptor limit.
 start_server() {
-  local name=$1 log="$OUT/server-$1-$2.log"
-  SERVER_PORT=$(free_port) || { say "e2e: no free port"; return 1; }
-  local cmd
+  local name=$1 log="$OUT/server-$1-$2.log" port cmd
+  port=$(free_port) || { say "e2e: no free port"; return 1; }
   case $name in
-    tcp) cmd=(build/tcp_echo --port "$SERVER_PORT") ;;
-    zws) cmd=(build/zws-echo --port "$SERVER_PORT") ;;
-    node) cmd=(node bench/node_echo.js "$SERVER_PORT") ;;
+    tcp) cmd=(build/tcp_echo --port "$port") ;;
+    zws) cmd=(build/zws-echo --port "$port") ;;
+    node) cmd=(node bench/node_echo.js "$port") ;;
   esac
   (ulimit -n "$FD_LIMIT" 2>/dev/null; exec "${PIN_SERVER[@]}" "${cmd[@]}") >"$log" 2>&1 &
-  SERVER_PID=$!
+  PID[$name]=$!
+  PORT[$name]=$port
   for _ in $(seq 1 100); do
-    if ! port_free "$SERVER_PORT"; then return 0; fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
+    if ! port_free "$port"; then return 0; fi
+    kill -0 "${PID[$name]}" 2>/dev/null || break
     sleep 0.05
   done
-  say "e2e: $name did not start listening on $SERVER_PORT (see $log)"
-  stop_server
+  say "e2e: $name did not start listening on $port (see $log)"
+  stop_server "$name"
   return 1
 }
 stop_server() {
-  [ -n "$SERVER_PID" ] || return 0
-  kill "$SERVER_PID" 2>/dev/null
-  for _ in $(seq 1 40); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.05; done
-  kill -9 "$SERVER_PID" 2>/dev/null
-  wait "$SERVER_PID" 2>/dev/null
-  SERVER_PID=
+  local pid=${PID[$1]:-}
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  PID[$1]=
 }
+server_alive() { [ -n "${PID[$1]:-}" ] && kill -0 "${PID[$1]}" 2>/dev/null; }
 LOAD_PIDS=()
 WATCH_PIDS=()
 cleanup() {
+  local p s
   for p in "${LOAD_PIDS[@]}" "${WATCH_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  stop_server
+  for s in "${!PID[@]}"; do stop_server "$s"; done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-url_of() { if [ "$1" = tcp ]; then echo "tcp://127.0.0.1:$SERVER_PORT"; else echo "ws://127.0.0.1:$SERVER_PORT/"; fi; }
+url_of() { if [ "$1" = tcp ]; then echo "tcp://127.0.0.1:${PORT[$1]}"; else echo "ws://127.0.0.1:${PORT[$1]}/"; fi; }
 raw_flag() { if [ "$1" = tcp ]; then echo --raw; fi; }
 
-# Server CPU seconds so far (utime + stime of /proc/PID/stat).
+# A server's CPU seconds so far (utime + stime of /proc/PID/stat), and its resident memory.
 TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
-server_cpu() { awk -v t="$TCK" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / t }' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0; }
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0; }
+server_cpu() { awk -v t="$TCK" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / t }' "/proc/${PID[$1]}/stat" 2>/dev/null || echo 0; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/${PID[$1]}/status" 2>/dev/null || echo 0; }
 
 json() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" "$1" | head -n 1; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
@@ -137,27 +139,34 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) pri
 declare -A SPEC=(
   [A]="-c 100 -d 1 -s 16" [B]="-c 100 -d 16 -s 16" [C]="-c 100 -d 16 -s 1024"
   [D]="-c 10 -d 1 -s 65536" [E]="-c 4 -d 1 -s 1048576")
-declare -A R=()  # R[server,scenario,metric] = median
+declare -A R=()  # R[server,scenario,metric] = median (M, S: the one measurement)
 
-run_scenario() {  # server scenario
-  local s=$1 sc=$2 i f t0 c0 c1 t1 msgs=() mib=() p99=() lcpu=() scpu=() errs=0
-  for i in $(seq 1 "$RUNS"); do
-    f="$OUT/$sc-$s-$i.json"
-    c0=$(server_cpu); t0=$(date +%s.%N)
-    # shellcheck disable=SC2046,SC2086
-    timeout "$(awk -v a="$SECS" -v b="$WARM" 'BEGIN { printf "%d", a + b + 30 }')" "${PIN_LOAD[@]}" "$LOAD" "$(url_of "$s")" $(raw_flag "$s") ${SPEC[$sc]} \
-      -D "$SECS" --warmup "$WARM" --json >"$f" 2>"$OUT/$sc-$s-$i.log"
-    c1=$(server_cpu); t1=$(date +%s.%N)
-    if [ ! -s "$f" ]; then say "e2e: $sc on $s run $i produced no result (see $OUT/$sc-$s-$i.log)"; continue; fi
-    msgs+=("$(json "$f" msgs_per_s)"); mib+=("$(json "$f" mib_per_s)"); p99+=("$(json "$f" p99)")
-    lcpu+=("$(json "$f" share)")
-    scpu+=("$(awk -v a="$c0" -v b="$c1" -v x="$t0" -v y="$t1" 'BEGIN { printf "%.3f", (b - a) / (y - x) }')")
-    errs=$((errs + $(json "$f" verify) + $(json "$f" protocol) + $(json "$f" connect) + $(json "$f" handshake)))
+# Raw per-run values, R1[server,scenario,metric] = "v1 v2 v3".
+declare -A R1=()
+run_once() {  # server scenario run
+  local s=$1 sc=$2 i=$3 f="$OUT/$2-$1-$3.json" t0 c0 c1 t1 tmo
+  tmo=$(awk -v a="$SECS" -v b="$WARM" 'BEGIN { printf "%d", a + b + 30 }')
+  c0=$(server_cpu "$s"); t0=$(date +%s.%N)
+  # shellcheck disable=SC2046,SC2086
+  timeout "$tmo" "${PIN_LOAD[@]}" "$LOAD" "$(url_of "$s")" $(raw_flag "$s") ${SPEC[$sc]} \
+    -D "$SECS" --warmup "$WARM" --json >"$f" 2>"$OUT/$sc-$s-$i.log"
+  c1=$(server_cpu "$s"); t1=$(date +%s.%N)
+  if [ ! -s "$f" ]; then say "e2e: $sc on $s run $i produced no result (see $OUT/$sc-$s-$i.log)"; return; fi
+  R1[$s,$sc,msgs]+=" $(json "$f" msgs_per_s)"; R1[$s,$sc,mib]+=" $(json "$f" mib_per_s)"
+  R1[$s,$sc,p99]+=" $(json "$f" p99)"; R1[$s,$sc,lcpu]+=" $(json "$f" share)"
+  R1[$s,$sc,scpu]+=" $(awk -v a="$c0" -v b="$c1" -v x="$t0" -v y="$t1" 'BEGIN { printf "%.3f", (b - a) / (y - x) }')"
+  R[$s,$sc,errs]=$(( ${R[$s,$sc,errs]:-0} + $(json "$f" verify) + $(json "$f" protocol) + $(json "$f" connect) \
+    + $(json "$f" handshake) + $(json "$f" closed) ))
+}
+summarize() {  # server scenario
+  local s=$1 sc=$2 m
+  for m in msgs mib p99 lcpu scpu; do
+    # shellcheck disable=SC2086
+    R[$s,$sc,$m]=$(median ${R1[$s,$sc,$m]:-})
   done
-  R[$s,$sc,msgs]=$(median "${msgs[@]}"); R[$s,$sc,mib]=$(median "${mib[@]}"); R[$s,$sc,p99]=$(median "${p99[@]}")
-  R[$s,$sc,lcpu]=$(median "${lcpu[@]}"); R[$s,$sc,scpu]=$(median "${scpu[@]}"); R[$s,$sc,errs]=$errs
   say "e2e: $sc $s: $(fmt "${R[$s,$sc,msgs]}" 0) msgs/s, $(fmt "${R[$s,$sc,mib]}" 1) MiB/s, p99 $(fmt "${R[$s,$sc,p99]}" 1) us," \
-      "cpu server $(fmt "${R[$s,$sc,scpu]}" 2) / zws-load $(fmt "${R[$s,$sc,lcpu]}" 2), errors $errs"
+      "cpu server $(fmt "${R[$s,$sc,scpu]}" 2) / zws-load $(fmt "${R[$s,$sc,lcpu]}" 2), errors ${R[$s,$sc,errs]:-0}" \
+      "(runs:${R1[$s,$sc,msgs]:-})"
 }
 
 # zws-load --idle waits for SIGUSR1, so it runs without `timeout` (which would take
@@ -173,18 +182,18 @@ run_memory() {  # server
   local s=$1 f="$OUT/M-$s.out" before after pid
   start_server "$s" M || return
   sleep 0.5
-  before=$(rss_kib)
+  before=$(rss_kib "$s")
   # shellcheck disable=SC2046
   "${PIN_LOAD[@]}" "$LOAD" "$(url_of "$s")" $(raw_flag "$s") --idle "$IDLE" -D 60 --json >"$f" 2>"$OUT/M-$s.log" &
   pid=$!; LOAD_PIDS+=("$pid"); watchdog 120 "$pid"
   for _ in $(seq 1 1200); do grep -q '^ready' "$f" 2>/dev/null && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   sleep 0.5
-  after=$(rss_kib)
+  after=$(rss_kib "$s")
   kill -USR1 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   local open answered
   open=$(json "$f" open); answered=$(json "$f" answered)
-  stop_server
+  stop_server "$s"
   if [ -z "$open" ] || [ "$open" = 0 ]; then say "e2e: M on $s: no connection opened (see $OUT/M-$s.log)"; return; fi
   R[$s,M,bytes]=$(awk -v a="$before" -v b="$after" -v n="$open" 'BEGIN { printf "%.0f", (b - a) * 1024 / n }')
   R[$s,M,note]="$answered/$open answered"
@@ -206,36 +215,51 @@ run_scale() {  # server
   for f in "${files[@]}"; do
     for _ in $(seq 1 1800); do grep -q '^ready' "$f" 2>/dev/null && break; sleep 0.05; done
   done
-  local rss; rss=$(rss_kib)
+  local rss; rss=$(rss_kib "$s")
   for k in "${pids[@]}"; do kill -USR1 "$k" 2>/dev/null; done
   for k in "${pids[@]}"; do wait "$k" 2>/dev/null; done
   for f in "${files[@]}"; do
     v=$(json "$f" open); open=$((open + ${v:-0}))
     v=$(json "$f" answered); answered=$((answered + ${v:-0}))
   done
-  stop_server
+  stop_server "$s"
   R[$s,S,held]=$answered
   R[$s,S,note]="$answered of $SCALE attempted, $open open, server RSS $((rss / 1024)) MiB"
   say "e2e: S $s: ${R[$s,S,note]}"
 }
 
 # --- run -------------------------------------------------------------------------
+# A-E: every server is started once and stays up (idle when not driven); the runs
+# of a scenario are interleaved across servers, so a change in background load
+# during the benchmark falls on all of them alike.
 say "e2e: $PINNING; $RUNS runs x ${SECS}s (+${WARM}s warm-up) per scenario; servers: ${!AVAILABLE[*]}"
-for s in tcp zws node; do
-  [ -n "${AVAILABLE[$s]:-}" ] || continue
-  need_tp=0
-  for sc in A B C D E; do case " $SCENARIOS " in *" $sc "*) need_tp=1 ;; esac; done
-  if [ "$need_tp" = 1 ] && start_server "$s" AE; then
-    for sc in A B C D E; do
-      case " $SCENARIOS " in *" $sc "*) run_scenario "$s" "$sc" ;; esac
+ORDER=()
+for s in tcp zws node; do [ -n "${AVAILABLE[$s]:-}" ] && ORDER+=("$s"); done
+TP=()
+for sc in A B C D E; do case " $SCENARIOS " in *" $sc "*) TP+=("$sc") ;; esac; done
+if [ ${#TP[@]} -gt 0 ]; then
+  for s in "${ORDER[@]}"; do start_server "$s" AE || true; done
+  for sc in "${TP[@]}"; do
+    for i in $(seq 1 "$RUNS"); do
+      for s in "${ORDER[@]}"; do
+        if ! server_alive "$s"; then
+          say "e2e: $s is not running before $sc run $i (see $OUT/server-$s-*.log); restarting it"
+          start_server "$s" "$sc-$i" || continue
+        fi
+        run_once "$s" "$sc" "$i"
+      done
     done
-    stop_server
-  fi
+    for s in "${ORDER[@]}"; do summarize "$s" "$sc"; done
+  done
+  for s in "${ORDER[@]}"; do stop_server "$s"; done
+fi
+for s in "${ORDER[@]}"; do
   case " $SCENARIOS " in *" M "*) run_memory "$s" ;; esac
   case " $SCENARIOS " in *" S "*) run_scale "$s" ;; esac
 done
 
-# --- table -----------------------------------------------------------------------
+# --- table (also kept in build/e2e/table.md) ---------------------------------------
+exec > >(tee "$OUT/table.md")
 cell() {  # server scenario metric decimals -> "value (ratio to raw)"
   local v=${R[$1,$2,$3]:-}
   [ -n "$v" ] || { echo "-"; return; }
@@ -287,6 +311,7 @@ for s in tcp zws node; do
   for x in M S; do [ -n "${R[$s,$x,note]:-}" ] && echo "- $x $s: ${R[$s,$x,note]}"; done
 done
 echo "- verification/connect errors over all throughput runs: $errors (details in $OUT/)"
-[ -z "${AVAILABLE[zws]:-}" ] && echo "- zws-echo was not measured: build/zws-echo does not exist yet"
-[ -z "${AVAILABLE[node]:-}" ] && echo "- Node ws was not measured (node or the ws package missing)"
+requested() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
+if requested zws && [ -z "${AVAILABLE[zws]:-}" ]; then echo "- zws-echo was not measured: build/zws-echo does not exist yet"; fi
+if requested node && [ -z "${AVAILABLE[node]:-}" ]; then echo "- Node ws was not measured: node or the ws package is missing"; fi
 exit 0

@@ -1,33 +1,11 @@
 #include "zws/frame.hpp"
 
+// Network byte order is big-endian; zws targets little-endian Linux (x86-64, AArch64).
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the length encoding below byte-swaps");
+
 #include <cstring>
 
 namespace zws {
-
-std::size_t decode_header(std::span<const std::uint8_t> bytes, frame_header& out) noexcept {
-  if (bytes.size() < 2) return 0;
-  const std::uint8_t b0 = bytes[0];
-  const std::uint8_t b1 = bytes[1];
-  const std::uint8_t len7 = b1 & 0x7F;
-  const bool masked = (b1 & 0x80) != 0;
-  const std::size_t ext = len7 < 126 ? 0 : len7 == 126 ? 2 : 8;
-  const std::size_t size = 2 + ext + (masked ? 4 : 0);
-  if (bytes.size() < size) return 0;
-
-  std::uint64_t len = len7;
-  if (ext != 0) {
-    len = 0;
-    for (std::size_t i = 0; i < ext; ++i) len = (len << 8) | bytes[2 + i];
-  }
-  out.fin = (b0 & 0x80) != 0;
-  out.rsv = static_cast<std::uint8_t>((b0 >> 4) & 0x7);
-  out.op = b0 & 0x0F;
-  out.masked = masked;
-  if (masked) std::memcpy(out.key.bytes, bytes.data() + 2 + ext, 4);
-  out.payload_length = len;
-  out.header_size = static_cast<std::uint8_t>(size);
-  return size;
-}
 
 std::size_t encode_header(const frame_header& h, std::span<std::uint8_t, max_frame_header> out) noexcept {
   out[0] = static_cast<std::uint8_t>((h.fin ? 0x80 : 0) | ((h.rsv & 0x7) << 4) | (h.op & 0x0F));
@@ -37,12 +15,13 @@ std::size_t encode_header(const frame_header& h, std::span<std::uint8_t, max_fra
     out[1] = static_cast<std::uint8_t>(mask_bit | h.payload_length);
   } else if (h.payload_length <= 0xFFFF) {
     out[1] = mask_bit | 126;
-    out[2] = static_cast<std::uint8_t>(h.payload_length >> 8);
-    out[3] = static_cast<std::uint8_t>(h.payload_length);
+    const std::uint16_t be = __builtin_bswap16(static_cast<std::uint16_t>(h.payload_length));
+    std::memcpy(out.data() + 2, &be, 2);
     n = 4;
   } else {
     out[1] = mask_bit | 127;
-    for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<std::uint8_t>(h.payload_length >> (56 - 8 * i));
+    const std::uint64_t be = __builtin_bswap64(h.payload_length);
+    std::memcpy(out.data() + 2, &be, 8);
     n = 10;
   }
   if (h.masked) {

@@ -28,6 +28,29 @@ constexpr bool is_ows(std::uint8_t c) { return c == ' ' || c == '\t'; }
 constexpr bool is_digit(std::uint8_t c) { return c >= '0' && c <= '9'; }
 constexpr char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
 
+// Whether bytes [p, p + n) may appear in a field value or reason phrase. Values
+// are most of a head, so eight bytes are checked at a time: a word with no byte
+// below 0x20 and no DEL is all valid (bytes from 0x80 are obs-text); any other
+// word, tabs included, gets the byte-wise table.
+bool valid_value(const std::uint8_t* p, std::uint32_t n) {
+  constexpr std::uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+  std::uint32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t x;
+    std::memcpy(&x, p + i, 8);
+    const std::uint64_t below_space = (x - ones * 0x20) & ~x & high;
+    const std::uint64_t del = ((x ^ (ones * 0x7F)) - ones) & ~(x ^ (ones * 0x7F)) & high;
+    if ((below_space | del) == 0) continue;
+    for (std::uint32_t k = i; k < i + 8; ++k) {
+      if (!is(p[k], value_char)) return false;
+    }
+  }
+  for (; i < n; ++i) {
+    if (!is(p[i], value_char)) return false;
+  }
+  return true;
+}
+
 // "HTTP/1.x" at `p` (8 bytes). Returns none and sets `minor`, or the error.
 zws::error parse_version(const std::uint8_t* p, int& minor) {
   if (std::memcmp(p, "HTTP/", 5) != 0 || !is_digit(p[5]) || p[6] != '.' || !is_digit(p[7])) {
@@ -173,9 +196,7 @@ zws::error head_scanner::start_line(const std::uint8_t* line, std::uint32_t off,
   }
   // Lenient on one point: "HTTP/1.1 101" without the space before an empty reason.
   if (len > 12 && line[12] != ' ') return bad;
-  for (std::uint32_t k = 13; k < len; ++k) {
-    if (!is(line[k], value_char)) return bad;
-  }
+  if (len > 13 && !valid_value(line + 13, len - 13)) return bad;
   start_[0] = {off, 8};
   start_[1] = {off + 9, 3};
   start_[2] = len > 12 ? range{off + 13, len - 13} : range{off + 12, 0};
@@ -194,9 +215,7 @@ zws::error head_scanner::field_line(const std::uint8_t* line, std::uint32_t off,
   std::uint32_t e = len;
   while (v < e && is_ows(line[v])) ++v;
   while (e > v && is_ows(line[e - 1])) --e;
-  for (std::uint32_t k = v; k < e; ++k) {
-    if (!is(line[k], value_char)) return zws::error::malformed_head;
-  }
+  if (!valid_value(line + v, e - v)) return zws::error::malformed_head;
   fields_[nfields_++] = {{off, i}, {off + v, e - v}};
   return zws::error::none;
 }
@@ -217,9 +236,13 @@ std::span<const std::uint8_t> as_bytes(std::string_view s) {
 
 request_parser::request_parser(limits l) noexcept : scanner_(detail::head_scanner::kind::request, l) {}
 
+// Only what a caller could observe before the next done is cleared: resetting
+// the whole fixed-capacity field array would cost more than parsing a request.
 void request_parser::reset() noexcept {
   scanner_.reset();
-  req_ = {};
+  req_.method = req_.target = req_.path = req_.query = {};
+  req_.minor_version = 0;
+  req_.headers.clear();
 }
 
 parse_result request_parser::parse(std::string_view buf) noexcept { return parse(as_bytes(buf)); }
@@ -243,7 +266,9 @@ response_parser::response_parser(limits l) noexcept : scanner_(detail::head_scan
 
 void response_parser::reset() noexcept {
   scanner_.reset();
-  resp_ = {};
+  resp_.minor_version = resp_.status = 0;
+  resp_.reason = {};
+  resp_.headers.clear();
 }
 
 parse_result response_parser::parse(std::string_view buf) noexcept { return parse(as_bytes(buf)); }

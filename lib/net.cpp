@@ -1,6 +1,7 @@
 #include "net.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,6 +28,11 @@ int set_int_option(int fd, int level, int name, int value) noexcept {
 }
 
 }  // namespace
+
+void address::set_port(std::uint16_t p) noexcept {
+  if (family() == AF_INET) reinterpret_cast<sockaddr_in&>(storage).sin_port = htons(p);
+  if (family() == AF_INET6) reinterpret_cast<sockaddr_in6&>(storage).sin6_port = htons(p);
+}
 
 std::uint16_t address::port() const noexcept {
   if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(storage).sin_port);
@@ -132,6 +138,16 @@ int listen_on(const address& a, bool reuse_port, int backlog, const char** what)
   return fd;
 }
 
+int probe_port(const address& a) noexcept {
+  int fd = int(retry_eintr([&] { return ::socket(a.family(), SOCK_STREAM | SOCK_CLOEXEC, 0); }));
+  if (fd < 0) return fd;
+  int rc = set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+  if (rc == 0 && a.family() == AF_INET6) rc = set_int_option(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+  if (rc == 0) rc = int(retry_eintr([&] { return ::bind(fd, reinterpret_cast<const sockaddr*>(&a.storage), a.length); }));
+  ::close(fd);
+  return rc;
+}
+
 int accept(int listen_fd, address* peer) noexcept {
   sockaddr_storage ss;
   socklen_t len = sizeof ss;
@@ -198,6 +214,14 @@ long sendv(int fd, const iovec* iov, int count) noexcept {
 int close(int fd) noexcept {
   // Linux releases the descriptor even when close reports EINTR: never retry.
   return ::close(fd) < 0 ? -errno : 0;
+}
+
+int shutdown_write(int fd) noexcept { return ::shutdown(fd, SHUT_WR) < 0 ? -errno : 0; }
+
+int set_nonblocking(int fd) noexcept {
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -errno;
+  return 0;
 }
 
 std::string describe_failure(const char* what, const address& a, int neg_errno) {

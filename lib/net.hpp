@@ -24,6 +24,7 @@ struct address {
 
   int family() const noexcept { return storage.ss_family; }
   std::uint16_t port() const noexcept;
+  void set_port(std::uint16_t p) noexcept;
   std::string to_string() const;
 };
 
@@ -41,6 +42,11 @@ std::string resolve_error(int code);
 // IPv6-only so "::" and "0.0.0.0" can be bound side by side). Returns the fd or
 // -errno; `what` names the failing step ("socket", "bind", "listen").
 int listen_on(const address& a, bool reuse_port, int backlog, const char** what) noexcept;
+
+// Whether something already listens on `a`'s port: SO_REUSEPORT listeners of the
+// same user would silently share it, so a server probes with a plain bind first.
+// Returns 0 (free) or -errno of the probe's bind (-EADDRINUSE).
+int probe_port(const address& a) noexcept;
 
 // accept4 with SOCK_NONBLOCK|SOCK_CLOEXEC; fills `peer` when given.
 int accept(int listen_fd, address* peer) noexcept;
@@ -60,6 +66,9 @@ long send(int fd, const void* p, std::size_t n) noexcept;
 long sendv(int fd, const iovec* iov, int count) noexcept;
 
 int close(int fd) noexcept;
+// shutdown(SHUT_WR): our FIN goes out after the queued bytes.
+int shutdown_write(int fd) noexcept;
+int set_nonblocking(int fd) noexcept;
 
 // "bind 0.0.0.0:8080: Address already in use".
 std::string describe_failure(const char* what, const address& a, int neg_errno);

@@ -46,6 +46,9 @@ reactor::reactor() : epoch_(clock::now()), now_(epoch_), recv_(new std::uint8_t[
 }
 
 reactor::~reactor() {
+  // Whatever still holds a slot (connections nobody closed) goes with the loop.
+  for (std::size_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i].object != nullptr) close(static_cast<io_handle*>(slots_[i].object));
   reap();
   if (wake_.fd_ >= 0) ::close(wake_.fd_);
   if (epfd_ >= 0) ::close(epfd_);
@@ -76,6 +79,13 @@ void reactor::close(io_handle* h) {
   } else {
     h->on_free();
   }
+}
+
+void reactor::detach(io_handle* h) noexcept {
+  if (h->fd_ < 0) return;
+  ::epoll_ctl(epfd_, EPOLL_CTL_DEL, h->fd_, nullptr);
+  ::close(h->fd_);
+  h->fd_ = -1;
 }
 
 void reactor::read_later(io_handle* h) {

@@ -100,6 +100,9 @@ class reactor {
   // on_free runs after the current batch (or at once outside a batch).
   // Idempotent.
   void close(io_handle* h);
+  // Unregisters and closes the descriptor but keeps the handle alive, so it can
+  // be registered again with another one (a client trying the next address).
+  void detach(io_handle* h) noexcept;
 
   void read_later(io_handle* h);
   void flush_later(io_handle* h);
@@ -136,9 +139,11 @@ class reactor {
     std::uint32_t id = 0;
     std::uint32_t generation = 0;
   };
+  // Objects in slots must be io_handles: the reactor closes leftovers when it goes.
   slot_ref acquire_slot(void* object);
   void release_slot(std::uint32_t id) noexcept;
   void* lookup_slot(slot_ref ref) const noexcept;
+  std::uint32_t slot_generation(std::uint32_t id) const noexcept { return slots_[id].generation; }
   // Every live object, for broadcasts (nulls are free slots).
   template <class F>
   void for_each_slot(F&& f) const {

@@ -28,37 +28,39 @@ error check_start(std::uint8_t b0, std::uint8_t b1, role r, bool open) noexcept 
   return error::none;
 }
 
-// Events are built field by field: designated initialisers that skip a member
-// trip -Wmissing-field-initializers.
-event make_event(event_kind kind, std::span<const std::uint8_t> data = {}) noexcept {
-  event e;
-  e.kind = kind;
-  e.data = data;
-  return e;
+// Results are built field by field, in the caller's return slot: designated
+// initialisers that skip a member trip -Wmissing-field-initializers, and a
+// result assembled elsewhere and copied costs a store-forwarding stall per frame.
+read_result result(std::size_t consumed, event_kind kind, std::span<const std::uint8_t> data = {}) noexcept {
+  read_result r;
+  r.consumed = consumed;
+  r.ev.kind = kind;
+  r.ev.data = data;
+  return r;
 }
 
 read_result need_more(std::size_t need) noexcept {
-  event e = make_event(event_kind::need_more);
-  e.need = need;
-  return {0, e};
+  read_result r = result(0, event_kind::need_more);
+  r.ev.need = need;
+  return r;
 }
 
-read_result error_result(error err) noexcept {
-  event e = make_event(event_kind::error);
-  e.err = err;
-  return {0, e};
+read_result error_result(error e) noexcept {
+  read_result r = result(0, event_kind::error);
+  r.ev.err = e;
+  return r;
 }
 
-read_result close_result(std::uint16_t code, std::span<const std::uint8_t> reason) noexcept {
-  event e = make_event(event_kind::close, reason);
-  e.code = code;
-  return {0, e};
+read_result close_result(std::size_t consumed, std::uint16_t code, std::span<const std::uint8_t> reason) noexcept {
+  read_result r = result(consumed, event_kind::close, reason);
+  r.ev.code = code;
+  return r;
 }
 
-read_result message_result(opcode op, std::span<const std::uint8_t> data) noexcept {
-  event e = make_event(event_kind::message, data);
-  e.op = op;
-  return {0, e};
+read_result message_result(std::size_t consumed, opcode op, std::span<const std::uint8_t> data) noexcept {
+  read_result r = result(consumed, event_kind::message, data);
+  r.ev.op = op;
+  return r;
 }
 
 }  // namespace
@@ -89,18 +91,13 @@ error reader::check_length(const frame_header& h) const noexcept {
 }
 
 read_result reader::next(std::span<std::uint8_t> bytes) noexcept {
-  switch (state_) {
-    case state::finished:
-      if (err_ != error::none) return error_result(err_);
-      return close_result(close_code_, {});
-    case state::idle:
-      // The previous call may have yielded a reassembled message from this
-      // buffer; it is no longer needed, and an idle connection keeps no memory.
-      if (assembly_.capacity() != 0) assembly_.release();
-      break;
-    case state::fragmented:
-      break;
+  if (state_ == state::finished) {
+    return err_ != error::none ? error_result(err_) : close_result(0, close_code_, {});
   }
+  // A reassembled message yielded by the previous call is no longer needed, and
+  // an idle connection keeps no memory.
+  if (state_ == state::idle && assembly_.capacity() != 0) assembly_.release();
+
   if (bytes.size() < 2) return need_more(0);
   if (const error e = check_start(bytes[0], bytes[1], role_, state_ == state::fragmented); e != error::none) {
     return fail(e);
@@ -108,38 +105,34 @@ read_result reader::next(std::span<std::uint8_t> bytes) noexcept {
   frame_header h;
   if (decode_header(bytes, h) == 0) return need_more(0);
   if (const error e = check_length(h); e != error::none) return fail(e);
-
   const std::size_t frame_size = h.header_size + static_cast<std::size_t>(h.payload_length);
   if (bytes.size() < frame_size) return need_more(frame_size);
+
   const auto payload = bytes.subspan(h.header_size, static_cast<std::size_t>(h.payload_length));
   if (h.masked) mask(payload, h.key);
-  read_result r = is_control(static_cast<opcode>(h.op)) ? on_control(h, payload) : on_data(h, payload);
-  if (r.ev.kind != event_kind::error) r.consumed = frame_size;
-  return r;
+  const auto op = static_cast<opcode>(h.op);
+  if (is_control(op)) return on_control(op, payload, frame_size);
+  if (state_ == state::idle && h.fin) {
+    // The common case: a whole message in one frame, yielded in place.
+    if (op == opcode::text && !utf8_valid(payload)) return fail(error::invalid_utf8);
+    return message_result(frame_size, op, payload);
+  }
+  return on_fragment(op, h.fin, payload, frame_size);
 }
 
-read_result reader::on_control(const frame_header& h, std::span<std::uint8_t> payload) noexcept {
-  switch (static_cast<opcode>(h.op)) {
-    case opcode::ping: return {0, make_event(event_kind::ping, payload)};
-    case opcode::pong: return {0, make_event(event_kind::pong, payload)};
-    default: break;
-  }
+read_result reader::on_control(opcode op, std::span<std::uint8_t> payload, std::size_t frame_size) noexcept {
+  if (op == opcode::ping) return result(frame_size, event_kind::ping, payload);
+  if (op == opcode::pong) return result(frame_size, event_kind::pong, payload);
   const close_payload c = decode_close_payload(payload);
   if (c.err != error::none) return fail(c.err);
   state_ = state::finished;
   close_code_ = c.code;
   assembly_.release();
   const std::span<const std::uint8_t> reason(reinterpret_cast<const std::uint8_t*>(c.reason.data()), c.reason.size());
-  return close_result(c.code, reason);
+  return close_result(frame_size, c.code, reason);
 }
 
-read_result reader::on_data(const frame_header& h, std::span<std::uint8_t> payload) noexcept {
-  const auto op = static_cast<opcode>(h.op);
-  if (state_ == state::idle && h.fin) {
-    // The common case: a whole message in one frame, yielded in place.
-    if (op == opcode::text && !utf8_valid(payload)) return fail(error::invalid_utf8);
-    return message_result(op, payload);
-  }
+read_result reader::on_fragment(opcode op, bool fin, std::span<std::uint8_t> payload, std::size_t frame_size) noexcept {
   if (state_ == state::idle) {
     state_ = state::fragmented;
     message_op_ = op;
@@ -157,10 +150,10 @@ read_result reader::on_data(const frame_header& h, std::span<std::uint8_t> paylo
     // still the peer's message being too big for this process.
     return fail(error::message_too_big);
   }
-  if (!h.fin) return {0, make_event(event_kind::none)};
+  if (!fin) return result(frame_size, event_kind::none);
   if (message_op_ == opcode::text && !utf8_.finish()) return fail(error::invalid_utf8);
   state_ = state::idle;
-  return message_result(message_op_, assembly_.bytes());
+  return message_result(frame_size, message_op_, assembly_.bytes());
 }
 
 }  // namespace zws

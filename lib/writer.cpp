@@ -44,10 +44,4 @@ void write_close(buffer& out, std::uint16_t code, std::string_view reason, const
   write_frame(out, opcode::close, std::span<const std::uint8_t>(payload, n), key);
 }
 
-frame_head make_frame_head(opcode op, std::uint64_t payload_size, const mask_key* key, bool fin) noexcept {
-  frame_head head;
-  head.size = static_cast<std::uint8_t>(encode_header(header_of(op, payload_size, key, fin), head.bytes));
-  return head;
-}
-
 }  // namespace zws

@@ -18,9 +18,11 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -35,6 +37,9 @@
 
 #include "load/histogram.hpp"
 #include "load/options.hpp"
+#include "load/payload.hpp"
+#include "load/report.hpp"
+#include "load/target.hpp"
 #include "zws/buffer.hpp"
 #include "zws/frame.hpp"
 #include "zws/handshake.hpp"
@@ -62,120 +67,6 @@ void on_stop(int) { got_stop = 1; }
 void on_usr1(int) { got_usr1 = 1; }
 
 // ---------------------------------------------------------------------------
-// What is sent: a fixed pattern whose first (up to) 8 bytes are replaced by the
-// message's sequence number on its connection, 6 bits per printable character,
-// so an echo that is reordered, repeated or cut is caught, and text stays ASCII.
-
-constexpr char seq_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr std::size_t seq_bytes = 8;
-
-struct pattern {
-  std::vector<std::uint8_t> bytes;
-
-  pattern(std::size_t size, bool text) : bytes(size) {
-    u64 x = 0x9E3779B97F4A7C15ull;  // fixed xorshift seed: runs are comparable
-    for (auto& b : bytes) {
-      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-      b = text ? static_cast<std::uint8_t>(' ' + x % 95) : static_cast<std::uint8_t>(x >> 32);
-    }
-  }
-  std::size_t size() const noexcept { return bytes.size(); }
-  std::size_t stamp_size() const noexcept { return std::min(seq_bytes, bytes.size()); }
-
-  static std::uint8_t stamp_byte(u64 seq, std::size_t j) noexcept {
-    return static_cast<std::uint8_t>(seq_alphabet[(seq >> (6 * j)) & 63]);
-  }
-  void stamp(std::uint8_t* dst, u64 seq) const noexcept {
-    for (std::size_t j = 0; j < stamp_size(); ++j) dst[j] = stamp_byte(seq, j);
-  }
-  // Whether `got` equals bytes [off, off + got.size()) of message `seq`.
-  bool matches(u64 seq, std::size_t off, const std::uint8_t* got, std::size_t n) const noexcept {
-    std::size_t j = off;
-    for (; j < stamp_size() && j < off + n; ++j)
-      if (got[j - off] != stamp_byte(seq, j)) return false;
-    return std::memcmp(got + (j - off), bytes.data() + j, off + n - j) == 0;
-  }
-};
-
-// ---------------------------------------------------------------------------
-// Random bytes for mask keys and handshake keys, drawn from getrandom() 4 KiB
-// at a time so that a fresh key per frame costs a copy, not a syscall.
-
-class random_pool {
- public:
-  zws::mask_key key() {
-    zws::mask_key k;
-    fill(k.bytes, 4);
-    return k;
-  }
-  void fill(std::uint8_t* dst, std::size_t n) {
-    while (n) {
-      if (pos_ == sizeof buf_) refill();
-      const std::size_t k = std::min(n, sizeof buf_ - pos_);
-      std::memcpy(dst, buf_ + pos_, k);
-      pos_ += k, dst += k, n -= k;
-    }
-  }
-
- private:
-  void refill() {
-    std::size_t got = 0;
-    while (got < sizeof buf_) {
-      const ssize_t r = getrandom(buf_ + got, sizeof buf_ - got, 0);
-      if (r > 0) got += static_cast<std::size_t>(r);
-      else if (errno != EINTR) {
-        std::perror("zws-load: getrandom");
-        std::exit(1);
-      }
-    }
-    pos_ = 0;
-  }
-  std::uint8_t buf_[4096];
-  std::size_t pos_ = sizeof buf_;
-};
-
-// ---------------------------------------------------------------------------
-// The target.
-
-struct target {
-  sockaddr_storage addr{};
-  socklen_t addr_len = 0;
-  std::string host_header;  // host[:port] as the URL spelled it
-  std::string path = "/";
-};
-
-bool resolve(const options& o, target& t) {
-  // --raw takes tcp://host:port or host:port too; the URL parser only knows ws://.
-  std::string text = o.url;
-  if (o.raw && text.starts_with("tcp://")) text = "ws://" + text.substr(6);
-  else if (o.raw && text.find("://") == std::string::npos) text = "ws://" + text;
-  const std::optional<zws::url> u = zws::parse_url(text);
-  if (!u) {
-    std::fprintf(stderr, "zws-load: not a ws:// URL: %s\n", o.url.c_str());
-    return false;
-  }
-  if (u->secure) {
-    std::fprintf(stderr, "zws-load: wss:// is not supported (no TLS in this build)\n");
-    return false;
-  }
-  t.host_header = zws::host_header(*u);
-  t.path = std::string(u->target);
-  const std::string host(u->host), port = std::to_string(u->port);
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
-  if (rc != 0 || res == nullptr) {
-    std::fprintf(stderr, "zws-load: cannot resolve %s: %s\n", host.c_str(), gai_strerror(rc));
-    return false;
-  }
-  std::memcpy(&t.addr, res->ai_addr, res->ai_addrlen);
-  t.addr_len = res->ai_addrlen;
-  freeaddrinfo(res);
-  return true;
-}
-
-// ---------------------------------------------------------------------------
 // One connection.
 
 enum class cstate : std::uint8_t { unused, connecting, handshaking, open, closed };
@@ -191,9 +82,11 @@ struct conn {
   u64 done = 0;                  // echoes received and checked
   u64 due = 0;                   // open loop: released by the schedule, not yet sent
   u64 limit = ~u64{0};           // messages this connection may send
-  std::size_t raw_off = 0;       // raw: bytes of message `done` received so far
+  u64 raw_tx = 0;                // raw: stream bytes sent
+  u64 raw_queued = 0;            // raw: stream bytes due to be sent
+  u64 raw_rx = 0;                // raw: stream bytes received and checked
   std::size_t need = 0;          // WebSocket: size of the incomplete frame in `in`, if known
-  std::vector<i64> stamps;       // send (or scheduled) time of message k at [k % depth]
+  std::vector<i64> stamps;       // send (or scheduled) time of message k at [k & stamp_mask]
   std::optional<zws::reader> rd; // WebSocket: the frame reader, once open
   zws::client_key key{};         // WebSocket: the handshake's Sec-WebSocket-Key
 };
@@ -209,26 +102,17 @@ struct control {
   phase get() const noexcept { return phase(ph.load(std::memory_order_relaxed)); }
 };
 
-struct counters {
-  u64 msgs = 0;
-  u64 bytes = 0;
-  u64 connect_failed = 0;
-  u64 handshake_failed = 0;
-  u64 verify_errors = 0;
-  u64 protocol_errors = 0;
-  u64 closed = 0;  // connections the server closed or reset while open
-};
-
 // ---------------------------------------------------------------------------
 // One event loop and its connections.
 
 class worker {
  public:
-  worker(const options& o, const target& t, const pattern& p, control& ctl, std::uint32_t nconns, double rate)
-      : opt_(o), tgt_(t), pat_(p), ctl_(ctl), conns_(nconns), rbuf_(new std::uint8_t[rbuf_size]) {
+  worker(const options& o, const target& t, const pattern& p, const stream_image& i, control& ctl,
+         std::uint32_t nconns, double rate)
+      : opt_(o), tgt_(t), pat_(p), image_(i), ctl_(ctl), conns_(nconns), rbuf_(new std::uint8_t[rbuf_size]) {
     for (std::uint32_t i = 0; i < nconns; ++i) {
       conns_[i].index = i;
-      if (!o.idle) conns_[i].stamps.assign(o.depth, 0);
+      if (!o.idle) conns_[i].stamps.assign(stamp_mask_ + 1, 0);
     }
     if (rate > 0) interval_ns_ = 1e9 / rate;
     reader_limits_.max_message_size = std::max<u64>(reader_limits_.max_message_size, 2 * u64{o.size});
@@ -249,7 +133,13 @@ class worker {
 
   // Valid after join().
   const histogram& hist() const noexcept { return hist_; }
-  const counters& totals() const noexcept { return measured_; }
+  // Messages and bytes of the measured phase; errors of the whole run.
+  counters totals() const noexcept {
+    counters c = all_;
+    c.msgs = measured_.msgs;
+    c.bytes = measured_.bytes;
+    return c;
+  }
 
  private:
   static constexpr std::size_t rbuf_size = 256 * 1024;
@@ -280,6 +170,8 @@ class worker {
   const options& opt_;
   const target& tgt_;
   const pattern& pat_;
+  const stream_image& image_;
+  const u64 stamp_mask_ = std::bit_ceil(u64{opt_.depth}) - 1;  // at most depth in flight
   control& ctl_;
   std::vector<conn> conns_;
   std::unique_ptr<std::uint8_t[]> rbuf_;
@@ -305,7 +197,7 @@ class worker {
   std::vector<std::uint32_t> ready_;  // connections given a due message this wake
 
   counters all_;       // since start
-  counters measured_;  // during the measured phase only
+  counters measured_;  // during the measured phase only (msgs, bytes)
   std::atomic<u64> pub_msgs_{0}, pub_bytes_{0}, pub_answered_{0};
   std::atomic<std::uint32_t> pub_open_{0}, pub_resolved_{0};
 };
@@ -338,6 +230,8 @@ void worker::run() {
     }
     for (int i = 0; i < n; ++i) on_event(conns_[events[i].data.u32], events[i].events);
     now = now_ns();
+    // The schedule starts once every connection is open (or has failed).
+    if (interval_ns_ > 0 && t0_ == 0 && resolved_ == conns_.size()) t0_ = now;
     if (interval_ns_ > 0 && t0_ != 0) release_schedule(now);
     if (now >= next_check) {
       check_timeouts(now);
@@ -394,8 +288,6 @@ void worker::fail(conn& c, u64 counters::*what) {
     --open_;
   }
   ++(all_.*what);
-  if (ph_ == phase::measure || what == &counters::connect_failed || what == &counters::handshake_failed)
-    ++(measured_.*what);
   if (c.fd >= 0) close(c.fd);
   c.fd = -1;
   c.st = cstate::closed;
@@ -418,7 +310,7 @@ void worker::on_event(conn& c, std::uint32_t ev) {
     }
     case cstate::handshaking:
     case cstate::open:
-      if ((ev & EPOLLOUT) && !c.out.empty() && !flush(c)) return;
+      if ((ev & EPOLLOUT) && (!c.out.empty() || c.raw_queued) && !flush(c)) return;
       if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(c);
       return;
     case cstate::unused:
@@ -461,7 +353,6 @@ void worker::on_open(conn& c, i64 now) {
   ++open_;
   if (!opt_.raw) c.rd.emplace(zws::role::client, reader_limits_);
   if (opt_.idle) c.limit = 0;  // held silent until the probe
-  if (interval_ns_ > 0 && t0_ == 0 && resolved_ == conns_.size()) t0_ = now;
   send_messages(c, now);
   flush(c);
   open_more(now);
@@ -574,25 +465,15 @@ std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i64 now) 
 }
 
 std::size_t worker::consume_raw(conn& c, std::span<std::uint8_t> bytes, i64 now) {
-  std::size_t off = 0;
-  while (off < bytes.size()) {
-    if (c.done == c.sent) {  // an echo of something never sent
-      fail(c, &counters::verify_errors);
-      return failed;
-    }
-    const std::size_t take = std::min(bytes.size() - off, pat_.size() - c.raw_off);
-    if (!pat_.matches(c.done, c.raw_off, bytes.data() + off, take)) {
-      fail(c, &counters::verify_errors);
-      return failed;
-    }
-    off += take;
-    c.raw_off += take;
-    if (c.raw_off == pat_.size()) {
-      c.raw_off = 0;
-      complete(c, now);
-    }
+  // An echo of bytes never sent, or different from them, is an error.
+  if (c.raw_rx + bytes.size() > c.raw_tx || !image_.matches(c.raw_rx, bytes.data(), bytes.size())) {
+    fail(c, &counters::verify_errors);
+    return failed;
   }
-  return off;
+  const u64 before = c.raw_rx / pat_.size();
+  c.raw_rx += bytes.size();
+  for (u64 k = c.raw_rx / pat_.size(); k > before; --k) complete(c, now);
+  return bytes.size();
 }
 
 void worker::complete(conn& c, i64 now) {
@@ -601,7 +482,7 @@ void worker::complete(conn& c, i64 now) {
     ++answered_;
     return;
   }
-  const i64 stamp = c.stamps[c.done % opt_.depth];
+  const i64 stamp = c.stamps[c.done & stamp_mask_];
   ++c.done;
   ++all_.msgs;
   all_.bytes += pat_.size();
@@ -627,12 +508,9 @@ void worker::send_messages(conn& c, i64 now) {
 }
 
 void worker::append_message(conn& c, i64 stamp) {
-  if (!c.stamps.empty()) c.stamps[c.sent % opt_.depth] = stamp;
+  if (!c.stamps.empty()) c.stamps[c.sent & stamp_mask_] = stamp;
   if (opt_.raw) {
-    std::uint8_t* p = c.out.prepare(pat_.size());
-    std::memcpy(p, pat_.bytes.data(), pat_.size());
-    pat_.stamp(p, c.sent);
-    c.out.commit(pat_.size());
+    c.raw_queued += pat_.size();  // sent straight from the stream image by flush()
   } else {
     // Mask the fixed pattern while copying it out, then stamp the (masked) sequence number.
     const zws::mask_key key = rng_.key();
@@ -646,20 +524,37 @@ void worker::append_message(conn& c, i64 stamp) {
 }
 
 bool worker::flush(conn& c) {
-  while (!c.out.empty()) {
-    const ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      c.out.consume(static_cast<std::size_t>(n));
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && errno == EAGAIN) {
-      return true;  // EPOLLOUT edge follows when the kernel takes more
+  for (;;) {
+    ssize_t n;
+    if (c.raw_queued) {
+      const auto at = static_cast<std::size_t>(c.raw_tx % image_.size());
+      const std::size_t first = static_cast<std::size_t>(std::min<u64>(c.raw_queued, image_.size() - at));
+      const std::size_t second = static_cast<std::size_t>(std::min<u64>(c.raw_queued - first, at));
+      iovec iov[2] = {{const_cast<std::uint8_t*>(image_.bytes.data()) + at, first},
+                      {const_cast<std::uint8_t*>(image_.bytes.data()), second}};
+      msghdr m{};
+      m.msg_iov = iov;
+      m.msg_iovlen = second ? 2 : 1;
+      n = sendmsg(c.fd, &m, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.raw_tx += static_cast<u64>(n);
+        c.raw_queued -= static_cast<u64>(n);
+        continue;
+      }
+    } else if (!c.out.empty()) {
+      n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        c.out.consume(static_cast<std::size_t>(n));
+        continue;
+      }
     } else {
-      fail(c, c.st == cstate::open ? &counters::closed : &counters::handshake_failed);
-      return false;
+      return true;
     }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return true;  // EPOLLOUT edge follows when the kernel takes more
+    fail(c, c.st == cstate::open ? &counters::closed : &counters::handshake_failed);
+    return false;
   }
-  return true;
 }
 
 // Open loop: hands every message whose time has come to its connection.
@@ -695,61 +590,6 @@ void worker::start_probe(i64 now) {
     send_messages(c, now);
     flush(c);
   }
-}
-
-// ---------------------------------------------------------------------------
-// The main thread: start, report progress, stop, summarize.
-
-double seconds_of(const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; }
-
-struct report {
-  double seconds = 0;
-  counters c;
-  histogram h;
-  double cpu_user = 0, cpu_sys = 0;
-  std::uint32_t open = 0;
-  u64 answered = 0;
-};
-
-void print_text(const options& o, const report& r) {
-  const double mps = double(r.c.msgs) / r.seconds;
-  const double mibs = double(r.c.bytes) / r.seconds / (1024.0 * 1024.0);
-  auto us = [&](double q) { return double(r.h.quantile(q)) / 1000.0; };
-  std::printf("zws-load %s  %s, %u connections, %s%zu B %s, isa %s\n", o.url.c_str(),
-              o.raw ? "raw TCP" : "WebSocket", o.conns, o.idle ? "idle, " : "", o.size, o.text ? "text" : "binary",
-              std::string(zws::isa_name(zws::active_isa())).c_str());
-  if (o.idle) {
-    std::printf("  open        %u of %u\n  answered    %" PRIu64 "\n", r.open, o.idle, r.answered);
-  } else {
-    std::printf("  %s, depth %u, %u thread%s, %.2f s measured\n",
-                o.rate > 0 ? "open loop" : "closed loop", o.depth, o.threads, o.threads == 1 ? "" : "s", r.seconds);
-    std::printf("  messages    %" PRIu64 "  (%.0f msgs/s, %.2f MiB/s of payload)\n", r.c.msgs, mps, mibs);
-    std::printf("  latency us  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (mean %.1f)\n", us(0.5), us(0.9),
-                us(0.99), us(0.999), double(r.h.max()) / 1000.0, r.h.mean() / 1000.0);
-  }
-  std::printf("  errors      connect %" PRIu64 ", handshake %" PRIu64 ", verify %" PRIu64 ", protocol %" PRIu64
-              ", closed %" PRIu64 "\n",
-              r.c.connect_failed, r.c.handshake_failed, r.c.verify_errors, r.c.protocol_errors, r.c.closed);
-  std::printf("  zws-load    cpu %.2f s user + %.2f s sys = %.0f%% of one core\n", r.cpu_user, r.cpu_sys,
-              100.0 * (r.cpu_user + r.cpu_sys) / r.seconds);
-}
-
-void print_json(const options& o, const report& r) {
-  auto us = [&](double q) { return double(r.h.quantile(q)) / 1000.0; };
-  std::printf("{\"url\":\"%s\",\"mode\":\"%s\",\"connections\":%u,\"depth\":%u,\"size\":%zu,\"text\":%s,"
-              "\"threads\":%u,\"rate\":%.0f,\"idle\":%u,\"seconds\":%.3f,",
-              o.url.c_str(), o.raw ? "raw" : "ws", o.conns, o.depth, o.size, o.text ? "true" : "false", o.threads,
-              o.rate, o.idle, r.seconds);
-  std::printf("\"open\":%u,\"answered\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"msgs_per_s\":%.1f,\"mib_per_s\":%.3f,",
-              r.open, r.answered, r.c.msgs, double(r.c.msgs) / r.seconds,
-              double(r.c.bytes) / r.seconds / (1024.0 * 1024.0));
-  std::printf("\"latency_us\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f,\"mean\":%.2f},",
-              us(0.5), us(0.9), us(0.99), us(0.999), double(r.h.max()) / 1000.0, r.h.mean() / 1000.0);
-  std::printf("\"errors\":{\"connect\":%" PRIu64 ",\"handshake\":%" PRIu64 ",\"verify\":%" PRIu64
-              ",\"protocol\":%" PRIu64 ",\"closed\":%" PRIu64 "},",
-              r.c.connect_failed, r.c.handshake_failed, r.c.verify_errors, r.c.protocol_errors, r.c.closed);
-  std::printf("\"cpu\":{\"user_s\":%.3f,\"sys_s\":%.3f,\"share\":%.3f},\"isa\":\"%s\"}\n", r.cpu_user,
-              r.cpu_sys, (r.cpu_user + r.cpu_sys) / r.seconds, std::string(zws::isa_name(zws::active_isa())).c_str());
 }
 
 bool raise_fd_limit(const options& o) {
@@ -796,11 +636,12 @@ int run(const options& o) {
   target t;
   if (!resolve(o, t) || !raise_fd_limit(o)) return 1;
   const pattern pat(o.size, o.text);
+  const stream_image image = o.raw ? stream_image(pat) : stream_image(pattern(0, false));
   control ctl;
   std::vector<std::unique_ptr<worker>> ws;
   for (std::uint32_t i = 0; i < o.threads; ++i) {
     const std::uint32_t n = o.conns / o.threads + (i < o.conns % o.threads ? 1 : 0);
-    ws.push_back(std::make_unique<worker>(o, t, pat, ctl, n, o.rate / o.threads));
+    ws.push_back(std::make_unique<worker>(o, t, pat, image, ctl, n, o.rate / o.threads));
   }
   const i64 start = now_ns();
   for (auto& w : ws) w->start();
@@ -845,7 +686,7 @@ int run(const options& o) {
   r.open = static_cast<std::uint32_t>(sum(ws, [](const worker& w) { return w.opened(); }));
   r.answered = sum(ws, [](const worker& w) { return w.answered(); });
   for (auto& w : ws) {
-    const counters& c = w->totals();
+    const counters c = w->totals();
     r.c.msgs += c.msgs, r.c.bytes += c.bytes, r.c.connect_failed += c.connect_failed;
     r.c.handshake_failed += c.handshake_failed, r.c.verify_errors += c.verify_errors;
     r.c.protocol_errors += c.protocol_errors, r.c.closed += c.closed;
@@ -855,7 +696,10 @@ int run(const options& o) {
   r.cpu_sys = seconds_of(ru1.ru_stime) - seconds_of(ru0.ru_stime);
   if (o.json) print_json(o, r);
   else print_text(o, r);
-  const bool ok = r.c.connect_failed + r.c.handshake_failed + r.c.verify_errors + r.c.protocol_errors == 0 &&
+  // Exit status 3 when anything went wrong: a failed connect or handshake, a bad
+  // echo, a protocol error, a connection the server dropped, an idle one that did not answer.
+  const bool ok = r.c.connect_failed + r.c.handshake_failed + r.c.verify_errors + r.c.protocol_errors +
+                          r.c.closed == 0 &&
                   (!o.idle || r.answered == r.open);
   return ok ? 0 : 3;
 }

@@ -22,9 +22,9 @@ namespace zws {
 
 struct ClientOptions {
   // Sent as the Origin header when not empty.
-  std::string origin;
+  std::string origin{};
   // Extra request headers, sent verbatim (no CR or LF inside).
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> headers{};
   // TCP connect, per address tried; the handshake has behavior.handshake_timeout.
   std::chrono::milliseconds connect_timeout{10'000};
 };

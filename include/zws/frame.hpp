@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
 
@@ -53,8 +54,31 @@ constexpr std::size_t header_size(std::uint64_t payload_length, bool masked) noe
 // (2..14) once every header byte is present, 0 when more bytes are needed (out
 // is then unspecified); call again with a longer prefix. Reads only
 // bytes[0 .. returned size). Checks no protocol rule: a 64-bit length with its
-// top bit set is returned as is.
-std::size_t decode_header(std::span<const std::uint8_t> bytes, frame_header& out) noexcept;
+// top bit set is returned as is. Inline: the reader runs it once per frame.
+inline std::size_t decode_header(std::span<const std::uint8_t> bytes, frame_header& out) noexcept {
+  if (bytes.size() < 2) return 0;
+  const std::uint8_t b0 = bytes[0];
+  const std::uint8_t b1 = bytes[1];
+  const std::uint8_t len7 = b1 & 0x7F;
+  const bool masked = (b1 & 0x80) != 0;
+  const std::size_t ext = len7 < 126 ? 0 : len7 == 126 ? 2 : 8;
+  const std::size_t size = 2 + ext + (masked ? 4 : 0);
+  if (bytes.size() < size) return 0;
+
+  std::uint64_t len = len7;
+  if (ext != 0) {
+    len = 0;
+    for (std::size_t i = 0; i < ext; ++i) len = (len << 8) | bytes[2 + i];
+  }
+  out.fin = (b0 & 0x80) != 0;
+  out.rsv = static_cast<std::uint8_t>((b0 >> 4) & 0x7);
+  out.op = b0 & 0x0F;
+  out.masked = masked;
+  if (masked) std::memcpy(out.key.bytes, bytes.data() + 2 + ext, 4);
+  out.payload_length = len;
+  out.header_size = static_cast<std::uint8_t>(size);
+  return size;
+}
 
 // Writes `h` (fin, rsv, op, masked, key, payload_length; h.header_size is
 // ignored) into `out` using the shortest length encoding. Returns the number of

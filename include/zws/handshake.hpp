@@ -30,6 +30,7 @@ using client_key = std::array<char, 24>;
 // A Sec-WebSocket-Accept: base64 of a SHA-1 digest, always 28 characters.
 using accept_value = std::array<char, 28>;
 
+// The characters of a key or accept value, for comparisons and header values.
 inline std::string_view as_view(const client_key& k) noexcept { return {k.data(), k.size()}; }
 inline std::string_view as_view(const accept_value& a) noexcept { return {a.data(), a.size()}; }
 

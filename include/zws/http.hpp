@@ -16,6 +16,7 @@
 //
 // Deliberate choices (RFC 9112): lines must end in CRLF (a bare LF is rejected,
 // which closes the door on request smuggling through line-ending disagreement);
+// so is an empty line before the request line (no WebSocket client sends one);
 // obsolete line folding, empty field names, whitespace before the colon and
 // control characters in names or values are rejected.
 #pragma once
@@ -52,7 +53,9 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 
 // Pops the next element of a comma-separated list (RFC 9110 §5.6.1), trimmed of
 // spaces and tabs, skipping empty elements; returns an empty view once `list` is
-// exhausted. `list` is advanced past the returned element.
+// exhausted. `list` is advanced past the returned element. Quoted strings are not
+// recognised: right for token lists (Connection, Upgrade, subprotocols), not for
+// the parameters of Sec-WebSocket-Extensions.
 std::string_view next_token(std::string_view& list) noexcept;
 
 // The header fields of one head, in order of arrival, duplicates kept.
@@ -116,11 +119,6 @@ class head_scanner {
  public:
   enum class kind : std::uint8_t { request, response };
 
-  head_scanner(kind k, limits l) noexcept;
-  void reset() noexcept;
-  parse_result scan(std::span<const std::uint8_t> buf) noexcept;
-  std::uint64_t scanned_bytes() const noexcept { return scanned_; }
-
   struct range {
     std::uint32_t off = 0;
     std::uint32_t len = 0;
@@ -130,14 +128,15 @@ class head_scanner {
     range value;
   };
 
-  // The start line's three parts: method, target, version for a request;
-  // version, status, reason for a response. Valid once scan() returned done.
-  range start_[3];
-  int minor_version_ = 0;
-  std::uint32_t nfields_ = 0;
-  std::array<field, max_header_capacity> fields_;
+  head_scanner(kind k, limits l) noexcept;
+  void reset() noexcept;
+  parse_result scan(std::span<const std::uint8_t> buf) noexcept;
+  std::uint64_t scanned_bytes() const noexcept { return scanned_; }
 
  private:
+  friend class http::request_parser;
+  friend class http::response_parser;
+
   zws::error start_line(const std::uint8_t* line, std::uint32_t off, std::uint32_t len) noexcept;
   zws::error field_line(const std::uint8_t* line, std::uint32_t off, std::uint32_t len) noexcept;
 
@@ -149,11 +148,19 @@ class head_scanner {
   bool have_start_ = false;
   parse_result final_;            // sticky once done or failed
   std::uint64_t scanned_ = 0;
+  // The start line's three parts: method, target, version for a request;
+  // version, status, reason for a response. Valid once scan() returned done.
+  range start_[3];
+  int minor_version_ = 0;
+  std::uint32_t nfields_ = 0;
+  std::array<field, max_header_capacity> fields_;
 };
 
 }  // namespace detail
 
-// Parses one request head. Reusable across requests through reset().
+// Parses one request head. Reusable across requests through reset(). About
+// 3 KiB (the fixed field array): a server needs one per connection only while
+// the connection is in its handshake.
 class request_parser {
  public:
   explicit request_parser(limits l = {}) noexcept;

@@ -87,12 +87,16 @@ class reader {
   // Whether a fragmented message is open (its first frame was absorbed).
   bool in_message() const noexcept { return state_ == state::fragmented; }
 
+  // Heap bytes the reader holds: the reassembly buffer of an open fragmented
+  // message, or of the one just yielded until the next call; otherwise 0.
+  std::size_t memory_held() const noexcept { return assembly_.capacity(); }
+
  private:
   enum class state : std::uint8_t { idle, fragmented, finished };
 
   error check_length(const frame_header& h) const noexcept;
-  read_result on_control(const frame_header& h, std::span<std::uint8_t> payload) noexcept;
-  read_result on_data(const frame_header& h, std::span<std::uint8_t> payload) noexcept;
+  read_result on_control(opcode op, std::span<std::uint8_t> payload, std::size_t frame_size) noexcept;
+  read_result on_fragment(opcode op, bool fin, std::span<std::uint8_t> payload, std::size_t frame_size) noexcept;
   read_result fail(error e) noexcept;
 
   const reader_limits* limits_;

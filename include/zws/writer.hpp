@@ -38,16 +38,33 @@ inline bool write_frame(buffer& out, opcode op, std::string_view payload, const 
 // an empty payload.
 void write_close(buffer& out, std::uint16_t code, std::string_view reason, const mask_key* key = nullptr);
 
-// A frame header in a small array, for writev(head, payload).
+// The header of a frame whose `payload_size` payload bytes follow unchanged,
+// in a small array, for writev(head, payload). Pass a key only if the payload
+// that follows is already masked with it. Constructed in place
+// (`frame_head head(opcode::binary, n);`) so the encoded bytes are not copied
+// around on the way to the iovec.
 struct frame_head {
+  frame_head(opcode op, std::uint64_t payload_size, const mask_key* key = nullptr, bool fin = true) noexcept {
+    frame_header h;
+    h.fin = fin;
+    h.op = static_cast<std::uint8_t>(op);
+    h.payload_length = payload_size;
+    if (key != nullptr) {
+      h.masked = true;
+      h.key = *key;
+    }
+    size = static_cast<std::uint8_t>(encode_header(h, bytes));
+  }
+  std::span<const std::uint8_t> span() const noexcept { return {bytes, size}; }
+
   std::uint8_t bytes[max_frame_header];
   std::uint8_t size;
-  std::span<const std::uint8_t> span() const noexcept { return {bytes, size}; }
 };
 
-// The header of a frame whose `payload_size` payload bytes follow unchanged.
-// Pass a key only if the payload that follows is already masked with it.
-frame_head make_frame_head(opcode op, std::uint64_t payload_size, const mask_key* key = nullptr,
-                           bool fin = true) noexcept;
+// The same, as a function.
+inline frame_head make_frame_head(opcode op, std::uint64_t payload_size, const mask_key* key = nullptr,
+                                  bool fin = true) noexcept {
+  return frame_head(op, payload_size, key, fin);
+}
 
 }  // namespace zws

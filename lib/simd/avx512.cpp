@@ -1,7 +1,7 @@
 // lib/simd/avx512.cpp — AVX-512 kernels (F+BW+VL+DQ; run only when cpu().avx512).
 //
-// Same algorithms as avx2.cpp on 64-byte vectors (see there for the UTF-8 lookup
-// tables). Tails use masked loads and stores, which suppress faults on the
+// Same algorithms as avx2.cpp on 64-byte vectors (the UTF-8 lookup tables are
+// in kernels.hpp). Tails use masked loads and stores, which suppress faults on the
 // masked-off bytes, so nothing outside the buffers is touched.
 #include <immintrin.h>
 
@@ -42,17 +42,6 @@ std::size_t mask_avx512(std::uint8_t* dst, const std::uint8_t* src, std::size_t 
   return (phase + n) & 3;
 }
 
-constexpr std::uint8_t too_short = 1 << 0;
-constexpr std::uint8_t too_long = 1 << 1;
-constexpr std::uint8_t overlong_3 = 1 << 2;
-constexpr std::uint8_t too_large = 1 << 3;
-constexpr std::uint8_t surrogate = 1 << 4;
-constexpr std::uint8_t overlong_2 = 1 << 5;
-constexpr std::uint8_t too_large_1000 = 1 << 6;
-constexpr std::uint8_t overlong_4 = 1 << 6;
-constexpr std::uint8_t two_conts = 1 << 7;
-constexpr std::uint8_t carry = too_short | too_long | two_conts;
-
 // A 16-entry table repeated in each 128-bit lane (vpshufb looks up within a lane).
 // (The zero-masking form only because GCC 12 warns about the plain one's
 // deliberately undefined source operand.)
@@ -60,27 +49,10 @@ __m512i table16(const std::uint8_t (&t)[16]) noexcept {
   return _mm512_maskz_broadcast_i32x4(0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
 }
 
-constexpr std::uint8_t byte_1_high_table[16] = {
-    too_long, too_long, too_long, too_long, too_long, too_long, too_long, too_long, two_conts, two_conts,
-    two_conts, two_conts, too_short | overlong_2, too_short, too_short | overlong_3 | surrogate,
-    too_short | too_large | too_large_1000 | overlong_4};
-constexpr std::uint8_t byte_1_low_table[16] = {
-    carry | overlong_3 | overlong_2 | overlong_4, carry | overlong_2, carry, carry, carry | too_large,
-    carry | too_large | too_large_1000, carry | too_large | too_large_1000, carry | too_large | too_large_1000,
-    carry | too_large | too_large_1000, carry | too_large | too_large_1000, carry | too_large | too_large_1000,
-    carry | too_large | too_large_1000, carry | too_large | too_large_1000,
-    carry | too_large | too_large_1000 | surrogate, carry | too_large | too_large_1000,
-    carry | too_large | too_large_1000};
-constexpr std::uint8_t byte_2_high_table[16] = {
-    too_short, too_short, too_short, too_short, too_short, too_short, too_short, too_short,
-    too_long | overlong_2 | two_conts | overlong_3 | too_large_1000 | overlong_4,
-    too_long | overlong_2 | two_conts | overlong_3 | too_large, too_long | overlong_2 | two_conts | surrogate | too_large,
-    too_long | overlong_2 | two_conts | surrogate | too_large, too_short, too_short, too_short, too_short};
-
 struct utf8_checker {
-  const __m512i t1h = table16(byte_1_high_table);
-  const __m512i t1l = table16(byte_1_low_table);
-  const __m512i t2h = table16(byte_2_high_table);
+  const __m512i t1h = table16(utf8_lookup::prev_high);
+  const __m512i t1l = table16(utf8_lookup::prev_low);
+  const __m512i t2h = table16(utf8_lookup::cur_high);
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const __m512i shift_index = _mm512_setr_epi64(6, 7, 8, 9, 10, 11, 12, 13);
   __m512i error = _mm512_setzero_si512();

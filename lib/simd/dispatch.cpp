@@ -24,11 +24,10 @@ const kernels* table_of(isa i) noexcept {
   const cpu_features& f = cpu();
   switch (i) {
     case isa::scalar: return &scalar_kernels;
-    case isa::sse2: return nullptr;
+    case isa::sse2: return !f.sse2 ? nullptr : f.ssse3 ? &ssse3_kernels : &sse2_kernels;
     case isa::avx2: return f.avx2 ? &avx2_kernels : nullptr;
     case isa::avx512: return f.avx512 ? &avx512_kernels : nullptr;
   }
-  (void)f;
   return nullptr;
 }
 

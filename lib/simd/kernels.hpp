@@ -15,6 +15,61 @@ enum class isa : std::uint8_t;  // defined in zws/simd.hpp
 
 namespace zws::detail {
 
+// The three 16-entry tables of the UTF-8 lookup algorithm (Keiser and Lemire,
+// "Validating UTF-8 in less than one instruction per byte", 2021), shared by the
+// SIMD kernels. Each bit names a forbidden pair (previous byte, current byte);
+// the tables are indexed by the previous byte's high and low nibble and the
+// current byte's high nibble, and ANDed, so a bit survives only when all three
+// nibbles match its rule. Constant data only: no code is shared between ISAs.
+namespace utf8_lookup {
+inline constexpr std::uint8_t too_short = 1 << 0;       // lead, then a non-continuation
+inline constexpr std::uint8_t too_long = 1 << 1;        // ASCII, then a continuation
+inline constexpr std::uint8_t overlong_3 = 1 << 2;      // E0, then 80..9F
+inline constexpr std::uint8_t too_large = 1 << 3;       // F4..FF, then 90..BF
+inline constexpr std::uint8_t surrogate = 1 << 4;       // ED, then A0..BF
+inline constexpr std::uint8_t overlong_2 = 1 << 5;      // C0 or C1, then a continuation
+inline constexpr std::uint8_t too_large_1000 = 1 << 6;  // F5..FF, then 80..8F
+inline constexpr std::uint8_t overlong_4 = 1 << 6;      // F0, then 80..8F (same bit: F_, then 8_)
+inline constexpr std::uint8_t two_conts = 1 << 7;       // continuation, then continuation: legal only
+                                                        // where a 3- or 4-byte lead requires it
+inline constexpr std::uint8_t carry = too_short | too_long | two_conts;  // rules decided by high nibbles
+
+inline constexpr std::uint8_t prev_high[16] = {
+    too_long, too_long, too_long, too_long, too_long, too_long, too_long, too_long,  // 0_______
+    two_conts, two_conts, two_conts, two_conts,                                      // 10______
+    too_short | overlong_2,                                                          // 1100____
+    too_short,                                                                       // 1101____
+    too_short | overlong_3 | surrogate,                                              // 1110____
+    too_short | too_large | too_large_1000 | overlong_4,                             // 1111____
+};
+inline constexpr std::uint8_t prev_low[16] = {
+    carry | overlong_3 | overlong_2 | overlong_4,  // ____0000
+    carry | overlong_2,                            // ____0001
+    carry,
+    carry,
+    carry | too_large,  // ____0100
+    carry | too_large | too_large_1000,
+    carry | too_large | too_large_1000,
+    carry | too_large | too_large_1000,
+    carry | too_large | too_large_1000,
+    carry | too_large | too_large_1000,
+    carry | too_large | too_large_1000,
+    carry | too_large | too_large_1000,
+    carry | too_large | too_large_1000,
+    carry | too_large | too_large_1000 | surrogate,  // ____1101
+    carry | too_large | too_large_1000,
+    carry | too_large | too_large_1000,
+};
+inline constexpr std::uint8_t cur_high[16] = {
+    too_short, too_short, too_short, too_short, too_short, too_short, too_short, too_short,  // 0_______
+    too_long | overlong_2 | two_conts | overlong_3 | too_large_1000 | overlong_4,          // 1000____
+    too_long | overlong_2 | two_conts | overlong_3 | too_large,                            // 1001____
+    too_long | overlong_2 | two_conts | surrogate | too_large,                             // 1010____
+    too_long | overlong_2 | two_conts | surrogate | too_large,                             // 1011____
+    too_short, too_short, too_short, too_short,                                            // 11______
+};
+}  // namespace utf8_lookup
+
 struct kernels {
   // Writes src[i] ^ key_byte[(phase + i) % 4] to dst[i] for i in [0, n) and returns
   // (phase + n) % 4. `key` holds the key in wire order, byte 0 in the low 8 bits
@@ -35,6 +90,12 @@ extern const kernels sse2_kernels;
 extern const kernels ssse3_kernels;
 extern const kernels avx2_kernels;
 extern const kernels avx512_kernels;
+
+// For kernels that check only for ASCII in vectors (sse2_kernels): validates
+// whole code points from p[0] until at least `want` bytes (1 <= want <= n) are
+// consumed, and returns how many were; 0 when p[0..n) is invalid there. Defined
+// in scalar.cpp, so it is baseline code whoever calls it.
+std::size_t utf8_scalar_span(const std::uint8_t* p, std::size_t n, std::size_t want) noexcept;
 
 // The table dispatch uses for instruction set `i` on this CPU, or nullptr when the
 // CPU or OS cannot run it. For tests and benchmarks.

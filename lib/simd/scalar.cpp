@@ -49,6 +49,17 @@ lead_info lead(std::uint8_t b) noexcept {
   return {0, 0, 0};
 }
 
+// Length of the valid sequence with its non-ASCII lead at p[0], or 0 when the
+// `avail` bytes there do not start one.
+std::size_t sequence_length(const std::uint8_t* p, std::size_t avail) noexcept {
+  const lead_info l = lead(p[0]);
+  if (l.len == 0 || avail < l.len) return 0;
+  if (p[1] < l.lo || p[1] > l.hi) return 0;
+  for (std::size_t k = 2; k < l.len; ++k)
+    if ((p[k] & 0xC0) != 0x80) return 0;
+  return l.len;
+}
+
 bool utf8_valid_scalar(const std::uint8_t* p, std::size_t n) {
   std::size_t i = 0;
   while (i < n) {
@@ -57,17 +68,28 @@ bool utf8_valid_scalar(const std::uint8_t* p, std::size_t n) {
       while (i < n && p[i] < 0x80) ++i;
       continue;
     }
-    const lead_info l = lead(p[i]);
-    if (l.len == 0 || n - i < l.len) return false;
-    if (p[i + 1] < l.lo || p[i + 1] > l.hi) return false;
-    for (std::size_t k = 2; k < l.len; ++k)
-      if ((p[i + k] & 0xC0) != 0x80) return false;
-    i += l.len;
+    const std::size_t len = sequence_length(p + i, n - i);
+    if (len == 0) return false;
+    i += len;
   }
   return true;
 }
 
 }  // namespace
+
+std::size_t utf8_scalar_span(const std::uint8_t* p, std::size_t n, std::size_t want) noexcept {
+  std::size_t i = 0;
+  while (i < want) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t len = sequence_length(p + i, n - i);
+    if (len == 0) return 0;
+    i += len;
+  }
+  return i;
+}
 
 const kernels scalar_kernels = {mask_scalar, utf8_valid_scalar};
 

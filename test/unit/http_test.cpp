@@ -239,6 +239,33 @@ TEST(HttpParser, RejectsNulAndControlCharactersInValue) {
   }
 }
 
+// Values are checked eight bytes at a time; put the bad byte in every lane.
+TEST(HttpParser, RejectsControlCharactersAtEveryPositionOfALongValue) {
+  for (std::size_t pos = 0; pos < 20; ++pos) {
+    for (char c : {'\0', '\x01', '\x08', '\x0a', '\x0d', '\x1f', '\x7f'}) {
+      std::string value(20, 'v');
+      value[pos] = c;
+      SCOPED_TRACE(::testing::Message() << "position " << pos << " byte " << int(c));
+      EXPECT_EQ(req_error("GET / HTTP/1.1\r\nX: a" + value + "b\r\n\r\n"), error::malformed_head);
+      EXPECT_EQ(resp("HTTP/1.1 101 a" + value + "b\r\n\r\n").err, error::malformed_head);
+    }
+  }
+}
+
+TEST(HttpParser, AcceptsTabsAndHighBytesAtEveryPositionOfALongValue) {
+  for (std::size_t pos = 0; pos < 20; ++pos) {
+    for (char c : {'\t', ' ', '\x80', '\xa0', '\xff', '~'}) {
+      std::string value(20, 'v');
+      value[pos] = c;
+      SCOPED_TRACE(::testing::Message() << "position " << pos << " byte " << int(c));
+      const snapshot s = req("GET / HTTP/1.1\r\nX: a" + value + "b\r\n\r\n");
+      ASSERT_EQ(s.status, parse_status::done);
+      EXPECT_EQ(s.fields[0].second, "a" + value + "b");
+      EXPECT_EQ(resp("HTTP/1.1 101 a" + value + "b\r\n\r\n").c, "a" + value + "b");
+    }
+  }
+}
+
 TEST(HttpParser, AcceptsTabAndObsTextInValue) {
   const snapshot s = req("GET / HTTP/1.1\r\nX: a\tb \xc3\xa9\xff\r\n\r\n");
   ASSERT_EQ(s.status, parse_status::done);
@@ -278,6 +305,13 @@ TEST(HttpParser, HeadTooLargeFiresAsSoonAsTheLimitIsPassed) {
   EXPECT_EQ(r.error, error::head_too_large);
   // A head whose end arrives in the same read but past the limit is too large too.
   EXPECT_EQ(req_error(head_of_size(8193)), error::head_too_large);
+}
+
+TEST(HttpParser, BytesAfterTheHeadDoNotCountTowardsTheLimit) {
+  const std::string head = head_of_size(100);
+  const snapshot s = req(head + std::string(200, 'x'), {.max_head_size = 100});
+  ASSERT_EQ(s.status, parse_status::done);
+  EXPECT_EQ(s.head_size, 100u);
 }
 
 TEST(HttpParser, HeadTooLargeFiresEvenWithinAnEndlessLine) {

@@ -204,6 +204,7 @@ TEST(Reactor, SlotsRejectStaleGenerations) {
   EXPECT_EQ(b.id, a.id);
   EXPECT_EQ(r.lookup_slot(a), nullptr);
   EXPECT_EQ(r.lookup_slot(b), &y);
+  r.release_slot(b.id);
 }
 
 }  // namespace

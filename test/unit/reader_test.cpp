@@ -343,10 +343,12 @@ TEST(Reader, ReassemblyMemoryIsReturnedAfterTheMessage) {
   res = rd.next(g.bytes().subspan(off));
   ASSERT_EQ(res.ev.kind, event_kind::message);
   EXPECT_EQ(res.ev.data.size(), 1001u);
+  EXPECT_GE(rd.memory_held(), 1001u);
   off += res.consumed;
   res = rd.next(g.bytes().subspan(off));
   ASSERT_EQ(res.ev.kind, event_kind::ping);
   EXPECT_FALSE(rd.in_message());
+  EXPECT_EQ(rd.memory_held(), 0u);
 }
 
 TEST(Reader, StaysSmall) {

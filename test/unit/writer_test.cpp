@@ -107,7 +107,7 @@ TEST(Writer, FrameHeadForWritev) {
   EXPECT_EQ(std::vector<std::uint8_t>(head.span().begin(), head.span().end()),
             (std::vector<std::uint8_t>{0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0}));
   const zws::mask_key key = {{9, 8, 7, 6}};
-  const auto masked = zws::make_frame_head(opcode::continuation, 3, &key, false);
+  const zws::frame_head masked(opcode::continuation, 3, &key, false);
   EXPECT_EQ(std::vector<std::uint8_t>(masked.span().begin(), masked.span().end()),
             (std::vector<std::uint8_t>{0x00, 0x83, 9, 8, 7, 6}));
 }

@@ -144,6 +144,7 @@ inline int parse_options(int argc, char** argv, options& o) {
     }
   }
   if (o.url.empty()) return bad("URL", nullptr);
+  if (o.raw && o.size == 0) return bad("-s (--raw needs at least 1 byte)", "0");
   if (o.rate > 0 && !o.depth_given) o.depth = 64;
   if (o.idle) o.conns = o.idle;
   if (o.threads > o.conns) o.threads = o.conns;

@@ -1,0 +1,412 @@
+#include "connection.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "net.hpp"
+#include "random.hpp"
+#include "zws/handshake.hpp"
+#include "zws/writer.hpp"
+
+namespace zws::detail {
+namespace {
+
+constexpr std::size_t min_read = 64 * 1024;
+// Payloads from this size on go out as header + payload in one writev, uncopied,
+// when nothing is queued before them.
+constexpr std::size_t direct_write_min = 16 * 1024;
+
+}  // namespace
+
+connection::connection(endpoint* ep, std::uint32_t slot) noexcept
+    : slot_(slot), ep_(ep), reader_(ep->side, ep->limits) {}
+
+// --- input -------------------------------------------------------------------------
+
+void connection::on_io(unsigned events) {
+  if (phase_ == phase::connecting) {
+    client_on_connecting(*this, events);
+    return;
+  }
+  if ((events & ev::out) && !out_.empty()) {
+    flush();
+    if (dead()) return;
+  }
+  if (events & (ev::in | ev::hup | ev::err)) read_some();
+}
+
+void connection::read_some() {
+  for (unsigned round = 0; round < reactor::read_budget; ++round) {
+    const bool owned = !in_.empty();
+    std::span<std::uint8_t> target;
+    if (owned) {
+      std::size_t want = std::max<std::size_t>(min_read, need_ > in_.size() ? need_ - in_.size() : 0);
+      target = {in_.prepare(want), want};
+    } else {
+      target = r().recv_buffer();
+    }
+    long n = net::recv(fd(), target.data(), target.size());
+    if (n == -EAGAIN || n == -EWOULDBLOCK) return;
+    if (n <= 0) {
+      lost(n == 0 ? "connection closed without a Close frame" : std::strerror(static_cast<int>(-n)));
+      return;
+    }
+    touch_idle();
+    if (owned) {
+      in_.commit(static_cast<std::size_t>(n));
+      consume_input(in_.bytes(), true);
+    } else {
+      consume_input(target.first(static_cast<std::size_t>(n)), false);
+    }
+    if (dead()) return;
+    // A short read means the socket is empty: the next edge will tell us more.
+    if (static_cast<std::size_t>(n) < target.size()) return;
+  }
+  r().read_later(this);
+}
+
+void connection::consume_input(std::span<std::uint8_t> bytes, bool owned) {
+  std::size_t used;
+  switch (phase_) {
+    case phase::handshake:
+      used = ep_->side == role::server ? server_handshake(*this, bytes) : client_handshake(*this, bytes);
+      break;
+    case phase::open:
+    case phase::closing:
+      used = process_frames(bytes);
+      break;
+    default:
+      used = bytes.size();  // draining: nothing more is wanted
+  }
+  if (dead()) return;
+  // After a Close (or an error) the reader is finished and the rest is noise.
+  if (reader_.finished()) used = bytes.size();
+  if (owned) {
+    in_.consume(used);
+    if (in_.empty()) in_.release();
+  } else if (used < bytes.size()) {
+    in_.append(bytes.subspan(used));
+  }
+  if (need_ > in_.size() && !in_.empty()) in_.prepare(need_ - in_.size());
+}
+
+std::size_t connection::process_frames(std::span<std::uint8_t> bytes) {
+  std::size_t off = 0;
+  need_ = 0;
+  const Behavior& beh = b();
+  for (;;) {
+    read_result res = reader_.next(bytes.subspan(off));
+    off += res.consumed;
+    const event& e = res.ev;
+    switch (e.kind) {
+      case event_kind::none:
+        continue;
+      case event_kind::need_more:
+        need_ = static_cast<std::uint32_t>(std::min<std::size_t>(e.need, 0xFFFFFFFFu));
+        return off;
+      case event_kind::message:
+        if (phase_ == phase::open && beh.on_message) beh.on_message(*this, Message{e.op, e.text()});
+        break;
+      case event_kind::ping:
+        if (phase_ == phase::open) {
+          if (beh.auto_pong) send_control(opcode::pong, e.text());
+          if (beh.on_ping) beh.on_ping(*this, e.text());
+        }
+        break;
+      case event_kind::pong:
+        if (phase_ == phase::open && beh.on_pong) beh.on_pong(*this, e.text());
+        break;
+      case event_kind::close:
+        on_peer_close(e.code, e.text());
+        return off;
+      case event_kind::error:
+        fail(e.err);
+        return off;
+    }
+    if (dead() || phase_ == phase::draining) return off;
+  }
+}
+
+void connection::touch_idle() noexcept {
+  pinged_ = false;
+  if (phase_ == phase::open && b().idle_timeout.count() > 0) r().set_deadline(this, b().idle_timeout);
+}
+
+// --- output ------------------------------------------------------------------------
+
+bool connection::over_backpressure(send_status& status) {
+  const Behavior& beh = b();
+  if (beh.max_backpressure != 0 && out_.size() >= beh.max_backpressure && !blocked_) {
+    // Corked bytes are not backpressure until the kernel refuses them: past the
+    // limit the cork is pulled early, so a callback sending in a loop still meets it.
+    flush();
+    if (dead() || phase_ != phase::open) {
+      status = send_status::dropped;
+      return true;
+    }
+  }
+  status = blocked_ ? send_status::queued : send_status::sent;
+  if (!blocked_ || beh.max_backpressure == 0 || out_.size() < beh.max_backpressure) return false;
+  switch (beh.on_backpressure) {
+    case backpressure_policy::close:
+      fail(error::backpressure_exceeded);
+      status = send_status::dropped;
+      return true;
+    case backpressure_policy::drop_new:
+      status = send_status::dropped;
+      return true;
+    case backpressure_policy::keep_latest:
+      drop_queued_data();
+      status = send_status::queued;
+      return false;
+  }
+  return false;
+}
+
+send_status connection::send_message(opcode op, std::span<const std::uint8_t> payload) {
+  if (phase_ != phase::open) return send_status::dropped;
+  send_status status;
+  if (over_backpressure(status)) return status;
+  if (ep_->side == role::client) {
+    mask_key key;
+    random_bytes(key.bytes, sizeof key.bytes);
+    write_frame(out_, op, payload, &key);
+  } else if (out_.empty() && !blocked_ && payload.size() >= direct_write_min) {
+    frame_head head = make_frame_head(op, payload.size());
+    iovec iov[2] = {{head.bytes, head.size}, {const_cast<std::uint8_t*>(payload.data()), payload.size()}};
+    long n = net::sendv(fd(), iov, 2);
+    std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+    if (sent == head.size + payload.size()) return status;
+    // The rest waits for EPOLLOUT (or, on an error, for the flush to report it).
+    if (sent < head.size) {
+      out_.append(head.bytes + sent, head.size - sent);
+      sent = head.size;
+    }
+    out_.append(payload.subspan(sent - head.size));
+    out_skew_ = static_cast<std::uint32_t>(out_.size());
+    if (n == -EAGAIN || n >= 0) {
+      blocked_ = true;
+      return send_status::queued;
+    }
+  } else {
+    write_frame(out_, op, payload);
+  }
+  r().flush_later(this);
+  return status;
+}
+
+send_status connection::send_encoded(opcode, std::span<const std::uint8_t> frame) {
+  if (phase_ != phase::open) return send_status::dropped;
+  send_status status;
+  if (over_backpressure(status)) return status;
+  out_.append(frame);
+  r().flush_later(this);
+  return status;
+}
+
+send_status connection::send_control(opcode op, std::string_view payload) {
+  if (phase_ != phase::open || payload.size() > max_control_payload) return send_status::dropped;
+  send_status status = blocked_ ? send_status::queued : send_status::sent;
+  if (ep_->side == role::client) {
+    mask_key key;
+    random_bytes(key.bytes, sizeof key.bytes);
+    write_frame(out_, op, payload, &key);
+  } else {
+    write_frame(out_, op, payload);
+  }
+  r().flush_later(this);
+  return status;
+}
+
+void connection::advance_skew(std::size_t sent) noexcept {
+  if (sent == out_.size()) {
+    out_skew_ = 0;
+    return;
+  }
+  std::size_t pos = out_skew_;
+  auto bytes = out_.bytes();
+  while (pos < sent) {
+    frame_header h;
+    std::size_t hs = decode_header(bytes.subspan(pos), h);
+    if (hs == 0) break;
+    pos += hs + h.payload_length;
+  }
+  out_skew_ = static_cast<std::uint32_t>(pos > sent ? pos - sent : 0);
+}
+
+void connection::drop_queued_data() {
+  // Keep the frame already on its way and every control frame; drop data frames.
+  buffer kept;
+  auto bytes = out_.bytes();
+  std::size_t pos = std::min<std::size_t>(out_skew_, bytes.size());
+  kept.append(bytes.first(pos));
+  while (pos < bytes.size()) {
+    frame_header h;
+    std::size_t hs = decode_header(bytes.subspan(pos), h);
+    if (hs == 0) break;
+    std::size_t total = hs + h.payload_length;
+    if (is_control(static_cast<opcode>(h.op))) kept.append(bytes.subspan(pos, total));
+    pos += total;
+  }
+  out_ = std::move(kept);
+}
+
+void connection::flush() {
+  while (!out_.empty()) {
+    long n = net::send(fd(), out_.data(), out_.size());
+    if (n > 0) {
+      advance_skew(static_cast<std::size_t>(n));
+      out_.consume(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n == -EAGAIN || n == -EWOULDBLOCK) {
+      blocked_ = true;
+      return;
+    }
+    lost(n == 0 ? "send failed" : std::strerror(static_cast<int>(-n)));
+    return;
+  }
+  out_.release();
+  out_skew_ = 0;
+  if (phase_ == phase::draining && ep_->side == role::server && !shut_) {
+    // The server closes TCP first (RFC 6455 §7.1.1): our FIN follows the Close.
+    shut_ = true;
+    net::shutdown_write(fd());
+  }
+  if (blocked_) {
+    blocked_ = false;
+    if (phase_ == phase::open && b().on_drain) b().on_drain(*this);
+  }
+}
+
+void connection::on_flush() {
+  if (!out_.empty() || (phase_ == phase::draining && !shut_)) flush();
+}
+
+// --- closing -----------------------------------------------------------------------
+
+void connection::notify_close(std::uint16_t code, std::string_view reason) {
+  if (!opened_) return;
+  opened_ = false;
+  if (ep_->server != nullptr) server_connection_closed(*this);
+  if (b().on_close) b().on_close(*this, code, reason);
+}
+
+void connection::on_peer_close(std::uint16_t code, std::string_view reason) {
+  if (phase_ == phase::open) {
+    // Echo the code (RFC 6455 §5.5.1); 1005 travels as an empty payload.
+    mask_key key;
+    random_bytes(key.bytes, sizeof key.bytes);
+    write_close(out_, code, {}, ep_->side == role::client ? &key : nullptr);
+  }
+  if (phase_ != phase::open && phase_ != phase::closing) return;
+  drain_and_close(b().close_timeout);
+  notify_close(code, reason);
+}
+
+void connection::start_close(std::uint16_t code, std::string_view reason) {
+  if (phase_ != phase::open) return;
+  if (code != close_code::no_status && !is_valid_close_code(code)) code = close_code::normal;
+  mask_key key;
+  random_bytes(key.bytes, sizeof key.bytes);
+  write_close(out_, code, reason, ep_->side == role::client ? &key : nullptr);
+  phase_ = phase::closing;
+  r().set_deadline(this, b().close_timeout);
+  r().flush_later(this);
+}
+
+void connection::fail(error e) {
+  std::uint16_t code = close_code_of(e);
+  std::string_view reason = describe(e);
+  if (phase_ == phase::open) {
+    mask_key key;
+    random_bytes(key.bytes, sizeof key.bytes);
+    write_close(out_, code, reason, ep_->side == role::client ? &key : nullptr);
+  }
+  drain_and_close(b().close_timeout);
+  notify_close(code, reason);
+}
+
+void connection::refuse(int status, std::string_view text) {
+  write_refusal(out_, status, text);
+  drain_and_close(b().close_timeout);
+}
+
+void connection::drain_and_close(std::chrono::milliseconds timeout) {
+  phase_ = phase::draining;
+  r().set_deadline(this, timeout);
+  r().flush_later(this);
+}
+
+void connection::terminate(std::string_view reason) {
+  if (dead()) return;
+  phase_ = phase::draining;
+  // Notify first: outside a batch, close frees the connection at once.
+  notify_close(close_code::abnormal, reason);
+  if (!dead()) r().close(this);
+}
+
+void connection::lost(std::string_view reason) {
+  if (dead()) return;
+  if (phase_ == phase::handshake && ep_->side == role::client) {
+    client_failed(*this, std::string("handshake: ") + std::string(reason));
+    return;
+  }
+  terminate(reason);
+}
+
+void connection::on_timeout() {
+  switch (phase_) {
+    case phase::connecting:
+      client_failed(*this, "connect timed out");
+      return;
+    case phase::handshake:
+      if (ep_->side == role::server) {
+        refuse(http_status_of(error::handshake_timeout), describe(error::handshake_timeout));
+      } else {
+        client_failed(*this, "handshake timed out");
+      }
+      return;
+    case phase::open:
+      if (b().ping_when_idle && !pinged_) {
+        pinged_ = true;
+        send_control(opcode::ping, {});
+        r().set_deadline(this, b().idle_timeout);
+        return;
+      }
+      fail(error::idle_timeout);
+      return;
+    case phase::closing:
+      terminate(describe(error::close_timeout));
+      return;
+    case phase::draining:
+      r().close(this);
+      return;
+  }
+}
+
+void connection::on_free() {
+  if (ep_->server != nullptr) server_connection_freed(*this);
+  if (ep_->side == role::client) client_freed(*this);
+  delete user_;
+  delete this;
+}
+
+void connection::open(endpoint* ep) {
+  if (ep != ep_) {
+    ep_ = ep;
+    reader_ = reader(ep->side, ep->limits);
+  }
+  phase_ = phase::open;
+  opened_ = true;
+  if (b().idle_timeout.count() > 0) {
+    r().set_deadline(this, b().idle_timeout);
+  } else {
+    r().clear_deadline(this);
+  }
+  r().flush_later(this);
+  if (b().on_open) b().on_open(*this);
+}
+
+}  // namespace zws::detail

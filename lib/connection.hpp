@@ -1,0 +1,112 @@
+// lib/connection.hpp — one WebSocket connection, server or client side.
+//
+// Internal. A connection is an io_handle (the loop calls it) and the WebSocket
+// the application sees. It keeps memory of its own only for an incomplete frame
+// or head (`in_`) and for output the kernel has not taken (`out_`); everything
+// else it reads lives in the loop's shared receive buffer. Behaviour and limits
+// are shared through `ep_` (one endpoint per route and loop, or per client).
+//
+// Phases: connecting (client) → handshake → open → closing (our Close sent) →
+// draining (handshake over or failed: flush, the server shuts its side down,
+// input is discarded until EOF or close_timeout) → closed by the reactor.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reactor.hpp"
+#include "zws/buffer.hpp"
+#include "zws/reader.hpp"
+#include "zws/websocket.hpp"
+
+namespace zws::detail {
+
+struct server_loop;
+struct route_entry;
+struct client_endpoint;
+
+// What connections of one route on one loop (or one client connection) share.
+struct endpoint {
+  reactor* r = nullptr;
+  Loop* loop = nullptr;
+  const Behavior* b = nullptr;
+  reader_limits limits{};
+  std::string_view path;
+  role side = role::server;
+  server_loop* server = nullptr;             // server connections only
+  route_entry* route = nullptr;              // server connections past the upgrade
+  std::vector<std::string_view> protocols;   // views of b->protocols
+};
+
+enum class phase : std::uint8_t { connecting, handshake, open, closing, draining };
+
+class connection final : public io_handle, public WebSocket {
+ public:
+  connection(endpoint* ep, std::uint32_t slot) noexcept;
+
+  void on_io(unsigned events) override;
+  void on_flush() override;
+  void on_timeout() override;
+  void on_free() override;
+
+  // The WebSocket operations.
+  send_status send_message(opcode op, std::span<const std::uint8_t> payload);
+  send_status send_control(opcode op, std::string_view payload);
+  // Appends an already encoded (unmasked, server) frame: broadcasts encode once.
+  send_status send_encoded(opcode op, std::span<const std::uint8_t> frame);
+  void start_close(std::uint16_t code, std::string_view reason);
+  void terminate(std::string_view reason);
+
+  // Phase changes shared with the server and client code.
+  void open(endpoint* ep);
+  void fail(error e);
+  void refuse(int status, std::string_view text);   // server handshake: HTTP answer, then drain
+  void drain_and_close(std::chrono::milliseconds timeout);
+  void lost(std::string_view reason);                // TCP gone: 1006
+  std::size_t process_frames(std::span<std::uint8_t> bytes);
+  reactor& r() const noexcept { return *ep_->r; }
+  const Behavior& b() const noexcept { return *ep_->b; }
+
+  // Layout: the small fields first so they share the tail of io_handle.
+  phase phase_ = phase::handshake;
+  bool opened_ = false;          // on_open was called and on_close not yet
+  bool blocked_ = false;         // the kernel refused output: wait for EPOLLOUT
+  bool pinged_ = false;          // idle ping sent, waiting for any traffic
+  bool shut_ = false;            // SHUT_WR done while draining
+  std::uint8_t protocol_ = 0;    // server: 1 + index into the route's protocols
+  std::uint32_t slot_;
+  endpoint* ep_;
+  buffer in_;
+  buffer out_;
+  reader reader_;
+  zws::detail::user_box* user_ = nullptr;
+  std::uint32_t out_skew_ = 0;   // bytes at the front of out_ finishing a frame already started
+  std::uint32_t need_ = 0;       // size of the frame being received, when known
+
+  // Handles bytes read into the shared buffer (owned false) or into in_ (true).
+  void consume_input(std::span<std::uint8_t> bytes, bool owned);
+
+ private:
+  void read_some();
+  void flush();
+  void notify_close(std::uint16_t code, std::string_view reason);
+  void on_peer_close(std::uint16_t code, std::string_view reason);
+  void drop_queued_data();
+  void advance_skew(std::size_t sent) noexcept;
+  void touch_idle() noexcept;
+  bool over_backpressure(send_status& status);
+};
+
+// Server hooks (server.cpp) and client hooks (client.cpp) the connection calls.
+std::size_t server_handshake(connection& c, std::span<std::uint8_t> bytes);
+void server_connection_freed(connection& c);
+void server_connection_closed(connection& c);
+void client_on_connecting(connection& c, unsigned events);
+std::size_t client_handshake(connection& c, std::span<std::uint8_t> bytes);
+void client_failed(connection& c, std::string reason);
+void client_freed(connection& c);
+
+}  // namespace zws::detail

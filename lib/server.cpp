@@ -1,0 +1,461 @@
+#include "zws/server.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "server_state.hpp"
+#include "zws/handshake.hpp"
+#include "zws/writer.hpp"
+
+namespace zws {
+namespace detail {
+namespace {
+
+constexpr unsigned accept_budget = 128;
+constexpr std::chrono::milliseconds accept_retry{100};
+
+void write_http_response(buffer& out, const Response& resp) {
+  std::string head = "HTTP/1.1 " + std::to_string(resp.status) + " " + std::string(http_reason_phrase(resp.status)) +
+                     "\r\nContent-Type: " + resp.content_type + "\r\nContent-Length: " +
+                     std::to_string(resp.body.size()) + "\r\nConnection: close\r\n\r\n";
+  out.append(head);
+  out.append(resp.body);
+}
+
+}  // namespace
+
+// --- listening and accepting -----------------------------------------------------------
+
+void listener::on_io(unsigned) { owner->accept_all(this); }
+void listener::on_timeout() { owner->accept_all(this); }
+
+int server_loop::add_listener(const net::address& a, const char** what) {
+  int fd = net::listen_on(a, true, 511, what);
+  if (fd < 0) return fd;
+  auto* l = new listener;
+  l->owner = this;
+  if (int rc = r().add(l, fd); rc < 0) {
+    *what = "epoll_ctl";
+    net::close(fd);
+    delete l;
+    return rc;
+  }
+  listeners.push_back(l);
+  return fd;
+}
+
+void server_loop::accept_all(listener* l) {
+  if (stopping || l->dead()) return;
+  for (unsigned i = 0; i < accept_budget; ++i) {
+    int fd = net::accept(l->fd(), nullptr);
+    if (fd >= 0) {
+      start_connection(fd, {});
+      continue;
+    }
+    if (fd == -EAGAIN || fd == -EWOULDBLOCK) return;
+    if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+      // Out of descriptors: keep serving what is open and retry later (or as soon
+      // as one of our connections goes away). Pending clients wait in the backlog.
+      r().set_deadline(l, accept_retry);
+      return;
+    }
+    // ECONNABORTED, EPERM (firewall) ...: that one is gone; take the next.
+  }
+  r().read_later(l);
+}
+
+void server_loop::start_connection(int fd, std::string_view already_read) {
+  net::set_nodelay(fd);
+  auto* c = new connection(&pending, 0);
+  c->slot_ = r().acquire_slot(static_cast<io_handle*>(c)).id;
+  if (r().add(c, fd) < 0) {
+    net::close(fd);
+    r().release_slot(c->slot_);
+    delete c;
+    return;
+  }
+  ++live;
+  c->phase_ = phase::handshake;
+  r().set_deadline(c, s->defaults.handshake_timeout);
+  if (!already_read.empty()) {
+    c->in_.append(already_read);
+    c->consume_input(c->in_.bytes(), true);
+  }
+}
+
+endpoint* server_loop::endpoint_for(std::size_t i) {
+  if (routes.size() <= i) routes.resize(i + 1);
+  if (!routes[i]) {
+    auto ep = std::make_unique<endpoint>();
+    route_entry& route = *s->routes[i];
+    ep->r = &r();
+    ep->loop = loop;
+    ep->b = &route.behavior;
+    ep->limits.max_message_size = route.behavior.max_message_size;
+    ep->limits.max_fragments = route.behavior.max_fragments;
+    ep->path = route.path;
+    ep->side = role::server;
+    ep->server = this;
+    ep->route = &route;
+    for (const auto& p : route.behavior.protocols) ep->protocols.push_back(p);
+    routes[i] = std::move(ep);
+  }
+  return routes[i].get();
+}
+
+// --- stopping -------------------------------------------------------------------------
+
+void server_loop::begin_stop() {
+  if (stopping) return;
+  stopping = true;
+  for (listener* l : listeners) r().close(l);
+  listeners.clear();
+  std::chrono::milliseconds longest{0};
+  for (const auto& route : s->routes) longest = std::max(longest, route->behavior.close_timeout);
+  r().for_each_slot([&](void* object) {
+    auto* c = static_cast<connection*>(static_cast<io_handle*>(object));
+    if (c->ep_->server != this || c->dead()) return;
+    if (c->phase_ == phase::open) {
+      c->start_close(close_code::going_away, "server shutting down");
+    } else if (c->phase_ == phase::handshake) {
+      c->r().close(c);
+    }
+  });
+  stop_timer = r().add_timer(longest + std::chrono::milliseconds(50), std::chrono::milliseconds(0), [this] {
+    stop_timer = 0;
+    finish_stop();
+  });
+  maybe_finish_stop();
+}
+
+void server_loop::maybe_finish_stop() {
+  if (stopping && live == 0) finish_stop();
+}
+
+void server_loop::finish_stop() {
+  if (stop_timer != 0) r().cancel_timer(stop_timer);
+  stop_timer = 0;
+  close_all(true);
+  if (stop_loop_when_done) loop->stop();
+}
+
+void server_loop::close_all(bool notify) {
+  for (listener* l : listeners) r().close(l);
+  listeners.clear();
+  r().for_each_slot([&](void* object) {
+    auto* c = static_cast<connection*>(static_cast<io_handle*>(object));
+    if (c->ep_->server != this || c->dead()) return;
+    if (notify) {
+      c->terminate("server stopped");
+    } else {
+      c->opened_ = false;  // the application may be half destroyed: no callbacks
+      c->r().close(c);
+    }
+  });
+}
+
+void server_connection_closed(connection& c) {
+  if (c.ep_->route == nullptr) return;
+  --c.ep_->route->open;
+  --c.ep_->server->s->open;
+}
+
+void server_connection_freed(connection& c) {
+  server_loop* sl = c.ep_->server;
+  sl->r().release_slot(c.slot_);
+  --sl->live;
+  // A descriptor came free: a listener paused by EMFILE may accept again.
+  for (listener* l : sl->listeners) sl->r().read_later(l);
+  sl->maybe_finish_stop();
+}
+
+// --- the handshake --------------------------------------------------------------------
+
+void server_state::refresh_defaults() {
+  Behavior d;
+  if (!routes.empty()) {
+    d.handshake_timeout = routes[0]->behavior.handshake_timeout;
+    d.max_head_size = 0;
+    d.max_headers = 0;
+  }
+  for (const auto& route : routes) {
+    d.handshake_timeout = std::min(d.handshake_timeout, route->behavior.handshake_timeout);
+    d.close_timeout = std::min(d.close_timeout, route->behavior.close_timeout);
+    d.max_head_size = std::max(d.max_head_size, route->behavior.max_head_size);
+    d.max_headers = std::max(d.max_headers, route->behavior.max_headers);
+  }
+  defaults = std::move(d);
+}
+
+const route_entry* server_state::find_route(std::string_view path, std::size_t& index) const {
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    if (routes[i]->path == path) {
+      index = i;
+      return routes[i].get();
+    }
+  }
+  return nullptr;
+}
+
+namespace {
+
+// Returns true when the connection was upgraded.
+bool upgrade(connection& c, const http::request& req, std::size_t head_size) {
+  server_loop* sl = c.ep_->server;
+  server_state* s = sl->s;
+  if (!req.headers.has_token("Upgrade", "websocket")) {
+    if (!s->http) {
+      c.refuse(http_status_of(error::missing_upgrade), describe(error::missing_upgrade));
+      return false;
+    }
+    Response resp;
+    s->http(Request(req, c.fd()), resp);
+    write_http_response(c.out_, resp);
+    c.drain_and_close(s->defaults.close_timeout);
+    return false;
+  }
+  std::size_t index = 0;
+  const route_entry* route = s->find_route(req.path, index);
+  if (route == nullptr) {
+    c.refuse(http_status_of(error::unknown_path), describe(error::unknown_path));
+    return false;
+  }
+  if (error e = validate_upgrade(req); e != error::none) {
+    c.refuse(http_status_of(e), describe(e));
+    return false;
+  }
+  const Behavior& b = route->behavior;
+  if (head_size > b.max_head_size || req.headers.size() > b.max_headers) {
+    error e = head_size > b.max_head_size ? error::head_too_large : error::too_many_headers;
+    c.refuse(http_status_of(e), describe(e));
+    return false;
+  }
+  if ((b.max_connections != 0 && route->open >= b.max_connections) ||
+      (s->max_connections != 0 && s->open >= s->max_connections)) {
+    c.refuse(503, "too many connections");
+    return false;
+  }
+  endpoint* ep = sl->endpoint_for(index);
+  Upgrade up;
+  up.protocol(select_subprotocol(req.headers, ep->protocols));
+  if (b.on_upgrade) b.on_upgrade(Request(req, c.fd()), up);
+  if (up.refused()) {
+    c.refuse(up.status(), up.text().empty() ? describe(error::forbidden) : std::string_view(up.text()));
+    return false;
+  }
+  std::string_view protocol;
+  for (std::size_t i = 0; i < ep->protocols.size() && i < 255; ++i) {
+    if (!up.protocol().empty() && ep->protocols[i] == up.protocol()) {
+      c.protocol_ = static_cast<std::uint8_t>(i + 1);
+      protocol = ep->protocols[i];
+    }
+  }
+  write_upgrade_response(c.out_, *req.headers.find("Sec-WebSocket-Key"), protocol);
+  c.user_ = up.data().release();
+  ++ep->route->open;
+  ++s->open;
+  c.open(ep);
+  return true;
+}
+
+}  // namespace
+
+std::size_t server_handshake(connection& c, std::span<std::uint8_t> bytes) {
+  const Behavior& d = c.ep_->server->s->defaults;
+  http::request_parser parser(http::limits{d.max_head_size, d.max_headers});
+  http::parse_result res = parser.parse(std::span<const std::uint8_t>(bytes));
+  if (res.status == http::parse_status::need_more) return 0;
+  if (res.status == http::parse_status::failed) {
+    int status = http_status_of(res.error);
+    c.refuse(status != 0 ? status : 400, describe(res.error));
+    return bytes.size();
+  }
+  if (!upgrade(c, parser.get(), res.head_size)) return bytes.size();
+  if (c.dead() || c.phase_ != phase::open) return bytes.size();
+  // Frames may follow the head in the same read.
+  return res.head_size + c.process_frames(bytes.subspan(res.head_size));
+}
+
+}  // namespace detail
+
+// --- Server ---------------------------------------------------------------------------
+
+namespace {
+
+std::unique_ptr<detail::server_loop> make_loop(detail::server_state* s, Loop* external) {
+  auto sl = std::make_unique<detail::server_loop>();
+  sl->s = s;
+  if (external != nullptr) {
+    sl->loop = external;
+  } else {
+    sl->owned = std::make_unique<Loop>();
+    sl->loop = sl->owned.get();
+    sl->stop_loop_when_done = true;
+  }
+  sl->pending.r = &sl->loop->reactor();
+  sl->pending.loop = sl->loop;
+  sl->pending.b = &s->defaults;
+  sl->pending.side = role::server;
+  sl->pending.server = sl.get();
+  return sl;
+}
+
+}  // namespace
+
+Server::Server() : state_(std::make_unique<detail::server_state>()) {
+  state_->loops.push_back(make_loop(state_.get(), nullptr));
+}
+
+Server::Server(Loop& loop) : state_(std::make_unique<detail::server_state>()) {
+  state_->loops.push_back(make_loop(state_.get(), &loop));
+}
+
+Server::~Server() {
+  for (auto& sl : state_->loops) {
+    sl->stopping = true;
+    sl->close_all(false);
+    if (sl->stop_timer != 0) sl->r().cancel_timer(sl->stop_timer);
+  }
+}
+
+Server& Server::route(std::string path, Behavior behavior) {
+  for (auto& r : state_->routes) {
+    if (r->path == path) {
+      r->behavior = std::move(behavior);
+      for (auto& sl : state_->loops) sl->routes.clear();
+      state_->refresh_defaults();
+      return *this;
+    }
+  }
+  auto entry = std::make_unique<detail::route_entry>();
+  entry->path = std::move(path);
+  entry->behavior = std::move(behavior);
+  state_->routes.push_back(std::move(entry));
+  state_->refresh_defaults();
+  return *this;
+}
+
+Server& Server::on_http(std::function<void(const Request&, Response&)> handler) {
+  state_->http = std::move(handler);
+  return *this;
+}
+
+Server& Server::max_connections(std::size_t n) {
+  state_->max_connections = n;
+  return *this;
+}
+
+failure Server::listen(std::uint16_t port) {
+  if (failure f = listen("0.0.0.0", port)) return f;
+  // IPv6 too when the host has it, on the same port; its absence is no failure.
+  detail::net::address a;
+  detail::net::parse_numeric("::", this->port(), a);
+  const char* what = "";
+  if (detail::net::probe_port(a) == 0 && state_->loops[0]->add_listener(a, &what) >= 0) state_->bound.push_back(a);
+  return {};
+}
+
+failure Server::listen(std::string_view host, std::uint16_t port) {
+  std::vector<detail::net::address> addrs;
+  if (int rc = detail::net::resolve(host, port, addrs); rc != 0) {
+    return failure(-1, "resolve " + std::string(host) + ": " + detail::net::resolve_error(rc));
+  }
+  std::uint16_t chosen = port;
+  bool any = false;
+  failure first;
+  for (auto& a : addrs) {
+    if (chosen != 0) a.set_port(chosen);
+    const char* what = "bind";
+    int fd = chosen != 0 ? detail::net::probe_port(a) : 0;
+    if (fd == 0) fd = state_->loops[0]->add_listener(a, &what);
+    if (fd < 0) {
+      if (!first) first = failure(-fd, detail::net::describe_failure(what, a, fd));
+      continue;
+    }
+    detail::net::address bound;
+    detail::net::local_address(fd, bound);
+    chosen = bound.port();
+    state_->bound.push_back(bound);
+    any = true;
+  }
+  return any ? failure{} : first;
+}
+
+std::uint16_t Server::port() const noexcept { return state_->bound.empty() ? 0 : state_->bound[0].port(); }
+
+void Server::run() { run(1); }
+
+void Server::run(unsigned threads) {
+  threads = std::max(1u, threads);
+  std::vector<detail::server_loop*> extra;
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->loops[0]->stop_loop_when_done = true;
+    for (unsigned i = 1; i < threads; ++i) {
+      state_->loops.push_back(make_loop(state_.get(), nullptr));
+      detail::server_loop* sl = state_->loops.back().get();
+      for (const auto& a : state_->bound) {
+        const char* what = "";
+        sl->add_listener(a, &what);
+      }
+      extra.push_back(sl);
+    }
+    if (state_->stop_requested) {
+      for (auto& sl : state_->loops) sl->loop->post([p = sl.get()] { p->begin_stop(); });
+    }
+  }
+  std::vector<std::thread> workers;
+  for (detail::server_loop* sl : extra) workers.emplace_back([sl] { sl->loop->run(); });
+  state_->loops[0]->loop->run();
+  for (auto& t : workers) t.join();
+}
+
+void Server::stop() {
+  std::lock_guard lock(state_->mutex);
+  state_->stop_requested = true;
+  for (auto& sl : state_->loops) sl->loop->post([p = sl.get()] { p->begin_stop(); });
+}
+
+failure Server::adopt(int fd, std::string_view already_read) {
+  if (fd < 0) return failure(EBADF, "adopt: invalid descriptor");
+  if (int rc = detail::net::set_nonblocking(fd); rc < 0) {
+    detail::net::close(fd);
+    return failure(-rc, std::string("adopt: ") + std::strerror(-rc));
+  }
+  detail::server_loop* sl = state_->loops[0].get();
+  if (sl->loop->in_loop_thread()) {
+    sl->start_connection(fd, already_read);
+  } else {
+    sl->loop->post([sl, fd, bytes = std::string(already_read)] { sl->start_connection(fd, bytes); });
+  }
+  return {};
+}
+
+void Server::broadcast(std::string_view path, std::string_view data, zws::opcode op) {
+  // One encoding for everyone: server frames are not masked.
+  auto frame = std::make_shared<buffer>();
+  write_frame(*frame, op, data);
+  auto deliver = [frame, op, path = std::string(path)](detail::server_loop* sl) {
+    sl->r().for_each_slot([&](void* object) {
+      auto* c = static_cast<detail::connection*>(static_cast<detail::io_handle*>(object));
+      if (c->ep_->server == sl && c->phase_ == detail::phase::open && !c->dead() && c->ep_->path == path)
+        c->send_encoded(op, frame->bytes());
+    });
+  };
+  std::lock_guard lock(state_->mutex);
+  for (auto& sl : state_->loops) {
+    if (sl->loop->in_loop_thread()) {
+      deliver(sl.get());
+    } else {
+      sl->loop->post([deliver, p = sl.get()] { deliver(p); });
+    }
+  }
+}
+
+std::size_t Server::connections() const noexcept { return state_->open.load(); }
+
+Loop& Server::loop() noexcept { return *state_->loops[0]->loop; }
+
+}  // namespace zws

@@ -1,0 +1,75 @@
+// lib/server_state.hpp — what a Server keeps: routes, and per loop its listeners
+// and endpoints.
+//
+// Internal. Routes are shared read-only by every loop once running; each loop
+// has an endpoint per route (so a connection reaches its behaviour, limits and
+// loop through one pointer) and its own SO_REUSEPORT listeners.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "connection.hpp"
+#include "net.hpp"
+#include "zws/server.hpp"
+
+namespace zws::detail {
+
+struct server_state;
+struct server_loop;
+
+struct route_entry {
+  std::string path;
+  Behavior behavior;
+  std::atomic<std::uint32_t> open{0};
+};
+
+struct listener final : io_handle {
+  server_loop* owner = nullptr;
+  void on_io(unsigned events) override;
+  void on_timeout() override;
+};
+
+struct server_loop {
+  server_state* s = nullptr;
+  Loop* loop = nullptr;
+  std::unique_ptr<Loop> owned;
+  bool stop_loop_when_done = false;
+  std::vector<listener*> listeners;
+  endpoint pending;  // handshake phase: server-wide limits, no route yet
+  std::vector<std::unique_ptr<endpoint>> routes;
+  std::size_t live = 0;  // connections of this server on this loop, any phase
+  bool stopping = false;
+  timer_id stop_timer = 0;
+
+  reactor& r() noexcept { return loop->reactor(); }
+  endpoint* endpoint_for(std::size_t route_index);
+  int add_listener(const net::address& a, const char** what);
+  void accept_all(listener* l);
+  void start_connection(int fd, std::string_view already_read);
+  void begin_stop();
+  void finish_stop();
+  void maybe_finish_stop();
+  // Cuts every connection; `notify`: call on_close (not from ~Server).
+  void close_all(bool notify);
+};
+
+struct server_state {
+  std::vector<std::unique_ptr<route_entry>> routes;
+  std::function<void(const Request&, Response&)> http;
+  std::size_t max_connections = 0;
+  std::atomic<std::size_t> open{0};
+  Behavior defaults;  // handshake limits over all routes
+  std::vector<net::address> bound;
+  std::mutex mutex;  // guards loops and stop_requested against stop() from other threads
+  std::vector<std::unique_ptr<server_loop>> loops;
+  bool stop_requested = false;
+
+  void refresh_defaults();
+  const route_entry* find_route(std::string_view path, std::size_t& index) const;
+};
+
+}  // namespace zws::detail

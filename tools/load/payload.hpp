@@ -1,0 +1,121 @@
+// tools/load/payload.hpp — what zws-load sends, and the randomness it masks with.
+//
+// A message is a fixed pattern whose first (up to) 8 bytes are replaced by the
+// message's sequence number on its connection, 6 bits per printable character,
+// so an echo that is reordered, repeated or cut is caught, and text stays ASCII.
+#pragma once
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "zws/simd.hpp"
+
+namespace zws_load {
+
+inline constexpr char seq_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+inline constexpr std::size_t seq_bytes = 8;
+
+struct pattern {
+  std::vector<std::uint8_t> bytes;
+
+  pattern(std::size_t size, bool text) : bytes(size) {
+    std::uint64_t x = 0x9E3779B97F4A7C15ull;  // fixed xorshift seed: runs are comparable
+    for (auto& b : bytes) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      b = text ? static_cast<std::uint8_t>(' ' + x % 95) : static_cast<std::uint8_t>(x >> 32);
+    }
+  }
+  std::size_t size() const noexcept { return bytes.size(); }
+  std::size_t stamp_size() const noexcept { return std::min(seq_bytes, bytes.size()); }
+
+  static std::uint8_t stamp_byte(std::uint64_t seq, std::size_t j) noexcept {
+    return static_cast<std::uint8_t>(seq_alphabet[(seq >> (6 * j)) & 63]);
+  }
+  void stamp(std::uint8_t* dst, std::uint64_t seq) const noexcept {
+    for (std::size_t j = 0; j < stamp_size(); ++j) dst[j] = stamp_byte(seq, j);
+  }
+  // Whether `got` equals bytes [off, off + got.size()) of message `seq`.
+  bool matches(std::uint64_t seq, std::size_t off, const std::uint8_t* got, std::size_t n) const noexcept {
+    std::size_t j = off;
+    for (; j < stamp_size() && j < off + n; ++j)
+      if (got[j - off] != stamp_byte(seq, j)) return false;
+    return std::memcmp(got + (j - off), bytes.data() + j, off + n - j) == 0;
+  }
+};
+
+// --raw: the byte stream of one connection is messages 0, 1, 2 ... back to back.
+// It is laid out once, `count` messages long, and both sent from (no copy per
+// message) and compared against, at the stream offset modulo its size; the
+// stamps then count modulo `count`, which still catches reordered, repeated or
+// lost bytes within a window of `count` messages.
+struct stream_image {
+  std::vector<std::uint8_t> bytes;
+
+  explicit stream_image(const pattern& p) {
+    const std::size_t s = std::max<std::size_t>(p.size(), 1);
+    const std::size_t count = std::clamp<std::size_t>((std::size_t{4} << 20) / s, 4, 4096);
+    bytes.resize(count * p.size());
+    for (std::size_t k = 0; k < count; ++k) {
+      std::memcpy(bytes.data() + k * p.size(), p.bytes.data(), p.size());
+      p.stamp(bytes.data() + k * p.size(), k);
+    }
+  }
+  std::size_t size() const noexcept { return bytes.size(); }
+  // Whether got[0, n) equals the stream from offset `at`.
+  bool matches(std::uint64_t at, const std::uint8_t* got, std::size_t n) const noexcept {
+    while (n) {
+      const std::size_t o = static_cast<std::size_t>(at % bytes.size());
+      const std::size_t k = std::min(n, bytes.size() - o);
+      if (std::memcmp(got, bytes.data() + o, k) != 0) return false;
+      at += k, got += k, n -= k;
+    }
+    return true;
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Random bytes for mask keys and handshake keys, drawn from getrandom() 4 KiB
+// at a time so that a fresh key per frame costs a copy, not a syscall.
+
+class random_pool {
+ public:
+  zws::mask_key key() {
+    zws::mask_key k;
+    fill(k.bytes, 4);
+    return k;
+  }
+  void fill(std::uint8_t* dst, std::size_t n) {
+    while (n) {
+      if (pos_ == sizeof buf_) refill();
+      const std::size_t k = std::min(n, sizeof buf_ - pos_);
+      std::memcpy(dst, buf_ + pos_, k);
+      pos_ += k, dst += k, n -= k;
+    }
+  }
+
+ private:
+  void refill() {
+    std::size_t got = 0;
+    while (got < sizeof buf_) {
+      const ssize_t r = getrandom(buf_ + got, sizeof buf_ - got, 0);
+      if (r > 0) got += static_cast<std::size_t>(r);
+      else if (errno != EINTR) {
+        std::perror("zws-load: getrandom");
+        std::exit(1);
+      }
+    }
+    pos_ = 0;
+  }
+  std::uint8_t buf_[4096];
+  std::size_t pos_ = sizeof buf_;
+};
+
+}  // namespace zws_load
