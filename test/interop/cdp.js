@@ -73,6 +73,7 @@ class Cdp {
     const { targetId } = await this.send('Target.createTarget', { url: 'about:blank' });
     const { sessionId } = await this.send('Target.attachToTarget', { targetId, flatten: true });
     const page = new Page(this, sessionId);
+    page.targetId = targetId;
     await page.send('Page.enable');
     await page.send('Runtime.enable');
     await page.goto(url);
@@ -169,7 +170,7 @@ async function chatSuite([chatUrl, png]) {
     fs.writeFileSync(png, Buffer.from(shot.data, 'base64'));
   });
   await step('leave announced', async () => {
-    await bob.send('Page.navigate', { url: 'about:blank' });
+    await cdp.send('Target.closeTarget', { targetId: bob.targetId });
     await sees(alice, 'bob left');
   });
   await step('a rename is announced', async () => {
