@@ -19,6 +19,10 @@ constexpr std::size_t direct_write_min = 16 * 1024;
 
 }  // namespace
 
+// An idle connection costs this struct plus malloc's 8-byte header: keep it in
+// the 176-byte size class (the per-connection RSS target is 256 bytes).
+static_assert(sizeof(connection) <= 168, "connection grew out of its malloc size class");
+
 connection::connection(endpoint* ep, std::uint32_t slot) noexcept
     : slot_(slot), ep_(ep), reader_(ep->side, ep->limits) {}
 

@@ -32,7 +32,7 @@ void listener::on_io(unsigned) { owner->accept_all(this); }
 void listener::on_timeout() { owner->accept_all(this); }
 
 int server_loop::add_listener(const net::address& a, const char** what) {
-  int fd = net::listen_on(a, true, 511, what);
+  int fd = net::listen_on(a, true, 4096, what);
   if (fd < 0) return fd;
   auto* l = new listener;
   l->owner = this;
@@ -384,6 +384,12 @@ failure Server::listen(std::string_view host, std::uint16_t port) {
 }
 
 std::uint16_t Server::port() const noexcept { return state_->bound.empty() ? 0 : state_->bound[0].port(); }
+
+std::vector<std::string> Server::addresses() const {
+  std::vector<std::string> out;
+  for (const auto& a : state_->bound) out.push_back(a.to_string());
+  return out;
+}
 
 void Server::run() { run(1); }
 

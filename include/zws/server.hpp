@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "zws/loop.hpp"
 #include "zws/websocket.hpp"
@@ -41,6 +42,8 @@ class Server {
   // loops of its own for threads beyond the first.
   explicit Server(Loop& loop);
   ~Server();
+  // Destroy only after run() has returned (or, on the caller's loop, from its
+  // thread); open connections are cut without callbacks.
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
@@ -58,6 +61,8 @@ class Server {
   failure listen(std::string_view host, std::uint16_t port);
   // The port of the first listener (0 before listen).
   std::uint16_t port() const noexcept;
+  // Every address listened on: "0.0.0.0:8080", "[::]:8080".
+  std::vector<std::string> addresses() const;
 
   // Runs the server's loop on this thread until stop() completes.
   void run();

@@ -139,7 +139,7 @@ TEST(Client, SubprotocolHeadersAndQueryReachTheServer) {
       .on_upgrade = [&](const zws::Request& req, zws::Upgrade& up) {
         seen_token = req.header("X-Token").value_or("");
         seen_query = req.query();
-X
+        EXPECT_EQ(up.protocol(), "chat.v1");  // the client's first offer the server supports
       },
       .on_open = [&](zws::WebSocket& ws) { server_protocol = ws.protocol(); },
       .protocols = {"chat.v2", "chat.v1"},

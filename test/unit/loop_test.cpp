@@ -172,6 +172,41 @@ TEST(Reactor, HandleClosedMidBatchReceivesNothingMore) {
   EXPECT_EQ(freed, 2);
 }
 
+// Always has more to read: uses its budget and asks to be served again.
+struct greedy_handle final : zws::detail::io_handle {
+  zws::detail::reactor* r = nullptr;
+  int calls = 0;
+  void on_io(unsigned events) override {
+    if (!(events & zws::detail::ev::in)) return;
+    ++calls;
+    r->read_later(this);
+  }
+  void on_free() override {}
+};
+
+TEST(Reactor, ABusyHandleDoesNotStarveOthers) {
+  zws::Loop loop;
+  auto& r = loop.reactor();
+  greedy_handle greedy;
+  greedy.r = &r;
+  counter_handle quiet;
+  int freed = 0;
+  quiet.r = &r;
+  quiet.freed = &freed;
+  ASSERT_EQ(r.add(&greedy, ::eventfd(1, EFD_NONBLOCK)), 0);
+  ASSERT_EQ(r.add(&quiet, ::eventfd(0, EFD_NONBLOCK)), 0);
+  loop.run_once(10ms);
+  std::uint64_t one = 1;
+  ASSERT_EQ(::write(quiet.fd(), &one, sizeof one), 8);
+  // The ready list makes the next wait a poll, so the quiet handle's event is
+  // picked up in the very next batch although the greedy one never finishes.
+  loop.run_once(1000ms);
+  EXPECT_EQ(quiet.calls, 1);
+  EXPECT_GE(greedy.calls, 2);
+  r.close(&greedy);
+  r.close(&quiet);
+}
+
 TEST(Reactor, WheelDeadlineFiresOnceAndCanBePushedBack) {
   zws::Loop loop;
   auto& r = loop.reactor();
