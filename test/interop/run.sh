@@ -104,6 +104,12 @@ wait_log() {  # file, fixed string, seconds: waits for a line to appear in a log
 }
 
 # --- what we test with -------------------------------------------------------
+# CI must have every peer: install what is missing (install.sh is idempotent
+# and quick when all is there), in case .ci/run did not do it already.
+if [ "${CI:-}" = true ]; then
+  timeout -k 5 900 bash $here/install.sh > "$work/install.log" 2>&1 ||
+    echo "install.sh failed (status $?): $(tail -n 5 "$work/install.log" | tr '\n' ' ')"
+fi
 have_node=false have_node_ws=false have_websocket_node=false have_python=false have_chromium=false have_nginx=false
 command -v node >/dev/null && have_node=true
 $have_node && [ -f $here/node_modules/ws/package.json ] && have_node_ws=true
