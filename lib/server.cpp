@@ -1,6 +1,10 @@
 #include "zws/server.hpp"
 
+#include <sys/signalfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -29,6 +33,13 @@ void write_http_response(buffer& out, const Response& resp) {
 // --- listening and accepting -----------------------------------------------------------
 
 void listener::on_io(unsigned) { owner->accept_all(this); }
+
+void signal_watch::on_io(unsigned) {
+  signalfd_siginfo info;
+  bool any = false;
+  while (::read(fd(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) any = true;
+  if (any) server->stop();
+}
 void listener::on_timeout() { owner->accept_all(this); }
 
 int server_loop::add_listener(const net::address& a, const char** what) {
@@ -146,6 +157,8 @@ void server_loop::finish_stop() {
 void server_loop::close_all(bool notify) {
   for (listener* l : listeners) r().close(l);
   listeners.clear();
+  if (signals != nullptr) r().close(signals);
+  signals = nullptr;
   r().for_each_slot([&](void* object) {
     auto* c = static_cast<connection*>(static_cast<io_handle*>(object));
     if (c->ep_->server != this || c->dead()) return;
@@ -426,6 +439,28 @@ void Server::run(unsigned threads) {
   for (detail::server_loop* sl : extra) workers.emplace_back([sl] { sl->loop->run(); });
   state_->loops[0]->loop->run();
   for (auto& t : workers) t.join();
+}
+
+failure Server::stop_on_signals(std::initializer_list<int> signals) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : signals) sigaddset(&set, sig);
+  if (int rc = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); rc != 0) {
+    return failure(rc, std::string("pthread_sigmask: ") + std::strerror(rc));
+  }
+  detail::server_loop* sl = state_->loops[0].get();
+  int fd = ::signalfd(sl->signals != nullptr ? sl->signals->fd() : -1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) return failure(errno, std::string("signalfd: ") + std::strerror(errno));
+  if (sl->signals != nullptr) return {};  // the existing descriptor now watches the new set
+  auto* watch = new detail::signal_watch;
+  watch->server = this;
+  if (int rc = sl->r().add(watch, fd); rc < 0) {
+    ::close(fd);
+    delete watch;
+    return failure(-rc, std::string("epoll_ctl: ") + std::strerror(-rc));
+  }
+  sl->signals = watch;
+  return {};
 }
 
 void Server::stop() {

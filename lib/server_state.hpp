@@ -34,12 +34,18 @@ struct listener final : io_handle {
   void on_timeout() override;
 };
 
+struct signal_watch final : io_handle {
+  Server* server = nullptr;
+  void on_io(unsigned events) override;
+};
+
 struct server_loop {
   server_state* s = nullptr;
   Loop* loop = nullptr;
   std::unique_ptr<Loop> owned;
   bool stop_loop_when_done = false;
   std::vector<listener*> listeners;
+  signal_watch* signals = nullptr;
   endpoint pending;  // handshake phase: server-wide limits, no route yet
   std::vector<std::unique_ptr<endpoint>> routes;
   std::size_t live = 0;  // connections of this server on this loop, any phase

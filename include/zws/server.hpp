@@ -7,12 +7,16 @@
 //
 // Set-up calls (route, on_http, listen) come before run(). Routes match the
 // request path exactly ("/chat" does not match "/chat/x"); an unknown path gets
-// 404. stop(), broadcast() and adopt() may be called from any thread.
+// 404. stop(), broadcast() and adopt() may be called from any thread. Until the
+// path is known a request runs under the smallest handshake_timeout and the
+// largest head limits of all routes; the route's own head limits apply after.
+// A Server on the caller's Loop must be destroyed before that Loop.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -71,7 +75,12 @@ class Server {
   void run(unsigned threads);
   // Thread-safe: stop accepting, send Close 1001 to every connection, and let
   // run() return once they are gone or the longest close_timeout has passed.
+  // Not async-signal-safe: for signals use stop_on_signals.
   void stop();
+  // Calls stop() when one of `signals` (SIGINT, SIGTERM ...) arrives. Blocks
+  // them in the calling thread, so call it before run() and before starting
+  // other threads (they inherit the mask); the loop reads them from a signalfd.
+  failure stop_on_signals(std::initializer_list<int> signals);
 
   // Thread-safe: takes over `fd`, a connected socket accepted by the
   // application's own HTTP server, plus the bytes it already read of the

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <csignal>
+
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -209,6 +211,24 @@ TEST(Server, StopBeforeAnyConnectionReturnsPromptly) {
   server.stop();
   runner.join();
   SUCCEED();
+}
+
+TEST(Server, StopOnSignalsEndsRun) {
+  zws::Server server;
+  server.route("/", {});
+  ASSERT_FALSE(server.listen("127.0.0.1", 0));
+  sigset_t old;
+  ::pthread_sigmask(SIG_SETMASK, nullptr, &old);
+  ASSERT_FALSE(server.stop_on_signals({SIGUSR2}));
+  bool timed_out = false;
+  server.loop().set_timeout(3000ms, [&] {
+    timed_out = true;
+    server.stop();
+  });
+  ::raise(SIGUSR2);  // pending on this thread, which runs the loop below
+  server.run();
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  EXPECT_FALSE(timed_out);
 }
 
 TEST(Server, AThousandConcurrentConnections) {
