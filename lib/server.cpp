@@ -495,12 +495,18 @@ void Server::broadcast(std::string_view path, std::string_view data, zws::opcode
         c->send_encoded(op, frame->bytes());
     });
   };
-  std::lock_guard lock(state_->mutex);
-  for (auto& sl : state_->loops) {
+  std::vector<detail::server_loop*> loops;
+  {
+    std::lock_guard lock(state_->mutex);
+    for (auto& sl : state_->loops) loops.push_back(sl.get());
+  }
+  // Delivered without the lock: a send may close a connection, and its on_close
+  // may well broadcast again.
+  for (detail::server_loop* sl : loops) {
     if (sl->loop->in_loop_thread()) {
-      deliver(sl.get());
+      deliver(sl);
     } else {
-      sl->loop->post([deliver, p = sl.get()] { deliver(p); });
+      sl->loop->post([deliver, sl] { deliver(sl); });
     }
   }
 }
