@@ -1,0 +1,90 @@
+"""A Python websockets server for the zws client tests.
+
+    /usr/bin/python3 py_server.py PORT
+
+The same paths and behaviour as ws_server.js (see there); every close is
+logged as a line "close PATH CODE REASON".
+"""
+import asyncio
+import http
+import signal
+import sys
+
+import websockets
+
+PORT = int(sys.argv[1])
+PATHS = {"/echo", "/report", "/limit", "/close-first", "/echo-client", "/ping"}
+closes = {}
+
+
+async def refuse(path, headers):
+    p = path.split("?")[0]
+    if p == "/refuse":
+        return http.HTTPStatus.FORBIDDEN, [], b"refused\n"
+    if p not in PATHS:
+        return http.HTTPStatus.NOT_FOUND, [], b"not a websocket path\n"
+    return None
+
+
+async def echo(ws, p, state):
+    if p == "/limit":
+        ws.max_size = 1024
+    async for msg in ws:
+        if "id" not in state and isinstance(msg, str) and msg.startswith("id:"):
+            state["id"] = msg[3:]
+        await ws.send(msg)
+
+
+async def echo_client(ws):
+    sent = ["hello", "你好 🌍", bytes([0, 1, 2, 255])]
+    for m in sent:
+        await ws.send(m)
+    got = [await asyncio.wait_for(ws.recv(), 10) for _ in sent]
+    bad = [i for i, (a, b) in enumerate(zip(sent, got)) if type(a) is not type(b) or a != b]
+    await ws.close(*((1000, "echo ok") if not bad else (4003, f"message {bad[0]} differs")))
+
+
+async def ping(ws):
+    waiter = await ws.ping(b"are you there?")
+    try:
+        await asyncio.wait_for(waiter, 10)
+        await ws.close(1000, "pong ok")
+    except asyncio.TimeoutError:
+        await ws.close(4004, "no pong")
+
+
+async def handler(ws, path):
+    p = path.split("?")[0]
+    state = {}
+    try:
+        if p in ("/echo", "/limit"):
+            await echo(ws, p, state)
+        elif p == "/report":
+            async for msg in ws:
+                await ws.send(closes.get(msg[3:], "none"))
+        elif p == "/close-first":
+            await ws.close(4002, "server bye ✓")
+        elif p == "/echo-client":
+            await echo_client(ws)
+        elif p == "/ping":
+            await ping(ws)
+    except websockets.ConnectionClosed:
+        pass
+    finally:
+        await ws.wait_closed()
+        print(f"close {p} {ws.close_code} {ws.close_reason}", flush=True)
+        if "id" in state:
+            closes[state["id"]] = f"{ws.close_code} {ws.close_reason}"
+
+
+async def main():
+    stop = asyncio.get_running_loop().create_future()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
+    async with websockets.serve(handler, "127.0.0.1", PORT, max_size=64 << 20,
+                                ping_interval=None, close_timeout=5, process_request=refuse):
+        print(f"listening {PORT}", flush=True)
+        await stop
+
+
+asyncio.run(main())

@@ -1,0 +1,79 @@
+// zws-echo: echoes every text and binary message with its opcode. Also the
+// benchmark server, so the echo is all it does per message.
+#include <zws/zws.hpp>
+
+#include <cstdio>
+#include <string>
+
+#include "cli.hpp"
+
+namespace {
+
+constexpr const char* usage =
+    "usage: zws-echo --port N [--host H] [--threads N] [--max-message BYTES]\n"
+    "                [--handshake-timeout S] [--idle-timeout S]\n"
+    "Echoes every text and binary message, on every path, with the same opcode.\n"
+    "  --port N               port to listen on (0: any free port)\n"
+    "  --host H               numeric address or localhost (default: every address)\n"
+    "  --threads N            event loops, one per thread (default 1)\n"
+    "  --max-message BYTES    larger messages close with 1009 (default 16 MiB)\n"
+    "  --handshake-timeout S  seconds to complete the upgrade (default 10)\n"
+    "  --idle-timeout S       close silent connections after S seconds (default: never)\n"
+    "Stops cleanly on SIGINT or SIGTERM (Close 1001 to every client).\n";
+
+struct options {
+  int port = -1;
+  std::string host;
+  unsigned threads = 1;
+  zws::Behavior echo{
+      .on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); },
+  };
+};
+
+options parse(int argc, char** argv) {
+  options o;
+  zws_tools::args a(argc, argv, usage);
+  while (a.next()) {
+    if (a.is("--help") || a.is("-h")) {
+      std::fputs(usage, stdout);
+      std::exit(0);
+    } else if (a.is("--port")) {
+      o.port = a.number<int>(0, 65535);
+    } else if (a.is("--host")) {
+      o.host = a.value();
+    } else if (a.is("--threads")) {
+      o.threads = a.number<unsigned>(1, 1024);
+    } else if (a.is("--max-message")) {
+      o.echo.max_message_size = a.number<std::size_t>(1, std::size_t{1} << 40);
+    } else if (a.is("--handshake-timeout")) {
+      o.echo.handshake_timeout = std::chrono::seconds(a.number<unsigned>(1, 86400));
+    } else if (a.is("--idle-timeout")) {
+      o.echo.idle_timeout = std::chrono::seconds(a.number<unsigned>(0, 86400));
+    } else {
+      a.unknown();
+    }
+  }
+  if (o.port < 0) a.fail("missing", "--port");
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options o = parse(argc, argv);
+  zws::Server server;
+  server.route("/", o.echo);
+  server.route("*", o.echo);  // every other path, where the server supports a catch-all
+  auto port = static_cast<std::uint16_t>(o.port);
+  if (auto err = o.host.empty() ? server.listen(port) : server.listen(o.host, port)) {
+    std::fprintf(stderr, "zws-echo: %s\n", err.message().c_str());
+    return 1;
+  }
+  zws_tools::on_stop_signal([&server] { server.stop(); });
+  std::printf("zws-echo listening on ws://%s:%u/ (isa %s, %u thread%s)\n",
+              o.host.empty() ? "0.0.0.0" : o.host.c_str(), unsigned(server.port()),
+              std::string(zws::isa_name(zws::active_isa())).c_str(), o.threads, o.threads == 1 ? "" : "s");
+  std::fflush(stdout);
+  server.run(o.threads);
+  return 0;
+}
