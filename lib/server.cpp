@@ -205,14 +205,25 @@ void server_state::refresh_defaults() {
   defaults = std::move(d);
 }
 
+bool is_wildcard(std::string_view pattern) noexcept { return !pattern.empty() && pattern.back() == '*'; }
+
 const route_entry* server_state::find_route(std::string_view path, std::size_t& index) const {
+  // An exact path wins; otherwise the longest "prefix*" pattern ("*" alone matches all).
+  const route_entry* best = nullptr;
   for (std::size_t i = 0; i < routes.size(); ++i) {
-    if (routes[i]->path == path) {
+    std::string_view pattern = routes[i]->path;
+    if (pattern == path) {
       index = i;
       return routes[i].get();
     }
+    if (!is_wildcard(pattern)) continue;
+    pattern.remove_suffix(1);
+    if (path.substr(0, pattern.size()) == pattern && (best == nullptr || best->path.size() < pattern.size() + 1)) {
+      best = routes[i].get();
+      index = i;
+    }
   }
-  return nullptr;
+  return best;
 }
 
 namespace {
@@ -269,7 +280,8 @@ bool upgrade(connection& c, const http::request& req, std::size_t head_size) {
     }
   }
   write_upgrade_response(c.out_, *req.headers.find("Sec-WebSocket-Key"), protocol);
-  c.user_ = up.data().release();
+  c.set_user_data(up.data().release());
+  if (is_wildcard(route->path)) c.keep_path(req.path);
   ++ep->route->open;
   ++s->open;
   c.open(ep);
@@ -491,7 +503,8 @@ void Server::broadcast(std::string_view path, std::string_view data, zws::opcode
   auto deliver = [frame, op, path = std::string(path)](detail::server_loop* sl) {
     sl->r().for_each_slot([&](void* object) {
       auto* c = static_cast<detail::connection*>(static_cast<detail::io_handle*>(object));
-      if (c->ep_->server == sl && c->phase_ == detail::phase::open && !c->dead() && c->ep_->path == path)
+      if (c->ep_->server == sl && c->phase_ == detail::phase::open && !c->dead() &&
+          (c->ep_->path == path || c->request_path() == path))
         c->send_encoded(op, frame->bytes());
     });
   };

@@ -64,6 +64,9 @@ struct server_loop {
   void close_all(bool notify);
 };
 
+// Whether a route pattern ends in '*' and so matches every path with its prefix.
+bool is_wildcard(std::string_view pattern) noexcept;
+
 struct server_state {
   std::vector<std::unique_ptr<route_entry>> routes;
   std::function<void(const Request&, Response&)> http;

@@ -6,8 +6,8 @@
 //   server.run();
 //
 // Set-up calls (route, on_http, listen) come before run(). Routes match the
-// request path exactly ("/chat" does not match "/chat/x"); an unknown path gets
-// 404. stop(), broadcast() and adopt() may be called from any thread. Until the
+// request path exactly ("/chat" does not match "/chat/x") unless they end in
+// '*'; an unknown path gets 404. stop(), broadcast() and adopt() may be called from any thread. Until the
 // path is known a request runs under the smallest handshake_timeout and the
 // largest head limits of all routes; the route's own head limits apply after.
 // A Server on the caller's Loop must be destroyed before that Loop.
@@ -51,7 +51,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Adds (or replaces) the behavior for an exact path.
+  // Adds (or replaces) the behavior for a path. An exact path wins; a pattern
+  // ending in '*' matches every path with that prefix ("/api/*"; "*" alone is a
+  // catch-all), the longest one first. On such a route WebSocket::path() is the
+  // request's path (kept for the connection); on an exact one it is the route's.
   Server& route(std::string path, Behavior behavior);
   // Answers plain HTTP requests (no Upgrade header) on the same port; without
   // it they get 426 Upgrade Required.
@@ -88,7 +91,8 @@ class Server {
   // The server owns the fd from here on (even on failure).
   failure adopt(int fd, std::string_view already_read = {});
 
-  // Thread-safe: sends one message to every open connection of `path`.
+  // Thread-safe: sends one message to every open connection of the route
+  // `path` (its pattern, "/room/*") or whose request path is `path`.
   void broadcast(std::string_view path, std::string_view data, zws::opcode op = zws::opcode::text);
 
   // Open WebSocket connections (all loops; approximate while running).

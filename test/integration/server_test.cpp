@@ -35,6 +35,38 @@ TEST(Server, ListenReportsAddressInUse) {
   EXPECT_EQ(err.code(), EADDRINUSE);
 }
 
+TEST(Server, ExactRoutesWinOverWildcardsAndTheLongestPrefixWins) {
+  zws::Loop loop;
+  zws::Server server(loop);
+  auto tag = [](std::string name) {
+    zws::Behavior b;
+    b.on_open = [name](zws::WebSocket& ws) { ws.send_text(name + " " + std::string(ws.path())); };
+    return b;
+  };
+  server.route("*", tag("any"));
+  server.route("/api/*", tag("api"));
+  server.route("/api/v2/*", tag("v2"));
+  server.route("/api/exact", tag("exact"));
+  ASSERT_FALSE(server.listen("127.0.0.1", 0));
+  std::vector<std::string> paths = {"/", "/x/y", "/api/", "/api/v1/users", "/api/v2/q", "/api/exact"};
+  std::vector<std::string> got(paths.size());
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    zws::Behavior b;
+    b.on_message = [&got, i](zws::WebSocket& ws, zws::Message m) {
+      got[i] = m.data;
+      ws.close();
+    };
+    zws::connect(loop, url(server.port(), paths[i]), b);
+  }
+  ASSERT_TRUE(run_until(loop, [&] {
+    for (auto& g : got)
+      if (g.empty()) return false;
+    return true;
+  }));
+  EXPECT_EQ(got, (std::vector<std::string>{"any /", "any /x/y", "api /api/", "api /api/v1/users", "v2 /api/v2/q",
+                                           "exact /api/exact"}));
+}
+
 TEST(Server, OnHttpServesPlainRequests) {
   zws::Loop loop;
   zws::Server server(loop);
