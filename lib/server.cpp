@@ -1,12 +1,15 @@
 #include "zws/server.hpp"
 
+#include <sys/signalfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cerrno>
 #include <cstring>
 #include <thread>
 
 #include "server_state.hpp"
-#include "zws/handshake.hpp"
 #include "zws/writer.hpp"
 
 namespace zws {
@@ -16,19 +19,18 @@ namespace {
 constexpr unsigned accept_budget = 128;
 constexpr std::chrono::milliseconds accept_retry{100};
 
-void write_http_response(buffer& out, const Response& resp) {
-  std::string head = "HTTP/1.1 " + std::to_string(resp.status) + " " + std::string(http_reason_phrase(resp.status)) +
-                     "\r\nContent-Type: " + resp.content_type + "\r\nContent-Length: " +
-                     std::to_string(resp.body.size()) + "\r\nConnection: close\r\n\r\n";
-  out.append(head);
-  out.append(resp.body);
-}
-
 }  // namespace
 
 // --- listening and accepting -----------------------------------------------------------
 
 void listener::on_io(unsigned) { owner->accept_all(this); }
+
+void signal_watch::on_io(unsigned) {
+  signalfd_siginfo info;
+  bool any = false;
+  while (::read(fd(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) any = true;
+  if (any) server->stop();
+}
 void listener::on_timeout() { owner->accept_all(this); }
 
 int server_loop::add_listener(const net::address& a, const char** what) {
@@ -146,6 +148,8 @@ void server_loop::finish_stop() {
 void server_loop::close_all(bool notify) {
   for (listener* l : listeners) r().close(l);
   listeners.clear();
+  if (signals != nullptr) r().close(signals);
+  signals = nullptr;
   r().for_each_slot([&](void* object) {
     auto* c = static_cast<connection*>(static_cast<io_handle*>(object));
     if (c->ep_->server != this || c->dead()) return;
@@ -172,121 +176,6 @@ void server_connection_freed(connection& c) {
   for (listener* l : sl->listeners)
     if (l->paused) sl->r().read_later(l);
   sl->maybe_finish_stop();
-}
-
-// --- the handshake --------------------------------------------------------------------
-
-void server_state::refresh_defaults() {
-  Behavior d;
-  if (!routes.empty()) {
-    d.handshake_timeout = routes[0]->behavior.handshake_timeout;
-    d.max_head_size = 0;
-    d.max_headers = 0;
-  }
-  for (const auto& route : routes) {
-    d.handshake_timeout = std::min(d.handshake_timeout, route->behavior.handshake_timeout);
-    d.close_timeout = std::min(d.close_timeout, route->behavior.close_timeout);
-    d.max_head_size = std::max(d.max_head_size, route->behavior.max_head_size);
-    d.max_headers = std::max(d.max_headers, route->behavior.max_headers);
-  }
-  defaults = std::move(d);
-}
-
-const route_entry* server_state::find_route(std::string_view path, std::size_t& index) const {
-  for (std::size_t i = 0; i < routes.size(); ++i) {
-    if (routes[i]->path == path) {
-      index = i;
-      return routes[i].get();
-    }
-  }
-  return nullptr;
-}
-
-namespace {
-
-// Returns true when the connection was upgraded.
-bool upgrade(connection& c, const http::request& req, std::size_t head_size) {
-  server_loop* sl = c.ep_->server;
-  server_state* s = sl->s;
-  if (!req.headers.has_token("Upgrade", "websocket")) {
-    if (!s->http) {
-      c.refuse(http_status_of(error::missing_upgrade), describe(error::missing_upgrade));
-      return false;
-    }
-    Response resp;
-    s->http(Request(req, c.fd()), resp);
-    write_http_response(c.out_, resp);
-    c.drain_and_close(s->defaults.close_timeout);
-    return false;
-  }
-  std::size_t index = 0;
-  const route_entry* route = s->find_route(req.path, index);
-  if (route == nullptr) {
-    c.refuse(http_status_of(error::unknown_path), describe(error::unknown_path));
-    return false;
-  }
-  if (error e = validate_upgrade(req); e != error::none) {
-    c.refuse(http_status_of(e), describe(e));
-    return false;
-  }
-  const Behavior& b = route->behavior;
-  if (head_size > b.max_head_size || req.headers.size() > b.max_headers) {
-    error e = head_size > b.max_head_size ? error::head_too_large : error::too_many_headers;
-    c.refuse(http_status_of(e), describe(e));
-    return false;
-  }
-  if ((b.max_connections != 0 && route->open >= b.max_connections) ||
-      (s->max_connections != 0 && s->open >= s->max_connections)) {
-    c.refuse(503, "too many connections");
-    return false;
-  }
-  endpoint* ep = sl->endpoint_for(index);
-  Upgrade up;
-  up.protocol(select_subprotocol(req.headers, ep->protocols));
-  if (b.on_upgrade) b.on_upgrade(Request(req, c.fd()), up);
-  if (up.refused()) {
-    c.refuse(up.status(), up.text().empty() ? describe(error::forbidden) : std::string_view(up.text()));
-    return false;
-  }
-  std::string_view protocol;
-  for (std::size_t i = 0; i < ep->protocols.size() && i < 255; ++i) {
-    if (!up.protocol().empty() && ep->protocols[i] == up.protocol()) {
-      c.protocol_ = static_cast<std::uint8_t>(i + 1);
-      protocol = ep->protocols[i];
-    }
-  }
-  write_upgrade_response(c.out_, *req.headers.find("Sec-WebSocket-Key"), protocol);
-  c.user_ = up.data().release();
-  ++ep->route->open;
-  ++s->open;
-  c.open(ep);
-  return true;
-}
-
-}  // namespace
-
-std::size_t server_handshake(connection& c, std::span<std::uint8_t> bytes) {
-  const Behavior& d = c.ep_->server->s->defaults;
-  // The head is parsed again from its start on every read. A head sent a byte at
-  // a time would make that quadratic, so past the first KiB the parser runs only
-  // once the empty line is there (or the size limit is reached).
-  constexpr std::size_t always_parse = 1024;
-  if (bytes.size() > always_parse && bytes.size() < d.max_head_size) {
-    std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    if (text.find("\r\n\r\n") == std::string_view::npos) return 0;
-  }
-  http::request_parser parser(http::limits{d.max_head_size, d.max_headers});
-  http::parse_result res = parser.parse(std::span<const std::uint8_t>(bytes));
-  if (res.status == http::parse_status::need_more) return 0;
-  if (res.status == http::parse_status::failed) {
-    int status = http_status_of(res.error);
-    c.refuse(status != 0 ? status : 400, describe(res.error));
-    return bytes.size();
-  }
-  if (!upgrade(c, parser.get(), res.head_size)) return bytes.size();
-  if (c.dead() || c.phase_ != phase::open) return bytes.size();
-  // Frames may follow the head in the same read.
-  return res.head_size + c.process_frames(bytes.subspan(res.head_size));
 }
 
 }  // namespace detail
@@ -428,6 +317,28 @@ void Server::run(unsigned threads) {
   for (auto& t : workers) t.join();
 }
 
+failure Server::stop_on_signals(std::initializer_list<int> signals) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : signals) sigaddset(&set, sig);
+  if (int rc = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); rc != 0) {
+    return failure(rc, std::string("pthread_sigmask: ") + std::strerror(rc));
+  }
+  detail::server_loop* sl = state_->loops[0].get();
+  int fd = ::signalfd(sl->signals != nullptr ? sl->signals->fd() : -1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) return failure(errno, std::string("signalfd: ") + std::strerror(errno));
+  if (sl->signals != nullptr) return {};  // the existing descriptor now watches the new set
+  auto* watch = new detail::signal_watch;
+  watch->server = this;
+  if (int rc = sl->r().add(watch, fd); rc < 0) {
+    ::close(fd);
+    delete watch;
+    return failure(-rc, std::string("epoll_ctl: ") + std::strerror(-rc));
+  }
+  sl->signals = watch;
+  return {};
+}
+
 void Server::stop() {
   std::lock_guard lock(state_->mutex);
   state_->stop_requested = true;
@@ -456,16 +367,23 @@ void Server::broadcast(std::string_view path, std::string_view data, zws::opcode
   auto deliver = [frame, op, path = std::string(path)](detail::server_loop* sl) {
     sl->r().for_each_slot([&](void* object) {
       auto* c = static_cast<detail::connection*>(static_cast<detail::io_handle*>(object));
-      if (c->ep_->server == sl && c->phase_ == detail::phase::open && !c->dead() && c->ep_->path == path)
+      if (c->ep_->server == sl && c->phase_ == detail::phase::open && !c->dead() &&
+          (c->ep_->path == path || c->request_path() == path))
         c->send_encoded(op, frame->bytes());
     });
   };
-  std::lock_guard lock(state_->mutex);
-  for (auto& sl : state_->loops) {
+  std::vector<detail::server_loop*> loops;
+  {
+    std::lock_guard lock(state_->mutex);
+    for (auto& sl : state_->loops) loops.push_back(sl.get());
+  }
+  // Delivered without the lock: a send may close a connection, and its on_close
+  // may well broadcast again.
+  for (detail::server_loop* sl : loops) {
     if (sl->loop->in_loop_thread()) {
-      deliver(sl.get());
+      deliver(sl);
     } else {
-      sl->loop->post([deliver, p = sl.get()] { deliver(p); });
+      sl->loop->post([deliver, sl] { deliver(sl); });
     }
   }
 }
