@@ -156,7 +156,7 @@ run_once() {  # server scenario run
   R1[$s,$sc,p99]+=" $(json "$f" p99)"; R1[$s,$sc,lcpu]+=" $(json "$f" share)"
   R1[$s,$sc,scpu]+=" $(awk -v a="$c0" -v b="$c1" -v x="$t0" -v y="$t1" 'BEGIN { printf "%.3f", (b - a) / (y - x) }')"
   R[$s,$sc,errs]=$(( ${R[$s,$sc,errs]:-0} + $(json "$f" verify) + $(json "$f" protocol) + $(json "$f" connect) \
-    + $(json "$f" handshake) + $(json "$f" closed) ))
+    + $(json "$f" handshake) + $(json "$f" closed) + $(json "$f" timeout) ))
 }
 summarize() {  # server scenario
   local s=$1 sc=$2 m

@@ -48,6 +48,7 @@ int server_loop::add_listener(const net::address& a, const char** what) {
 
 void server_loop::accept_all(listener* l) {
   if (stopping || l->dead()) return;
+  l->paused = false;
   for (unsigned i = 0; i < accept_budget; ++i) {
     int fd = net::accept(l->fd(), nullptr);
     if (fd >= 0) {
@@ -58,6 +59,7 @@ void server_loop::accept_all(listener* l) {
     if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
       // Out of descriptors: keep serving what is open and retry later (or as soon
       // as one of our connections goes away). Pending clients wait in the backlog.
+      l->paused = true;
       r().set_deadline(l, accept_retry);
       return;
     }
@@ -167,7 +169,8 @@ void server_connection_freed(connection& c) {
   sl->r().release_slot(c.slot_);
   --sl->live;
   // A descriptor came free: a listener paused by EMFILE may accept again.
-  for (listener* l : sl->listeners) sl->r().read_later(l);
+  for (listener* l : sl->listeners)
+    if (l->paused) sl->r().read_later(l);
   sl->maybe_finish_stop();
 }
 
@@ -264,6 +267,14 @@ bool upgrade(connection& c, const http::request& req, std::size_t head_size) {
 
 std::size_t server_handshake(connection& c, std::span<std::uint8_t> bytes) {
   const Behavior& d = c.ep_->server->s->defaults;
+  // The head is parsed again from its start on every read. A head sent a byte at
+  // a time would make that quadratic, so past the first KiB the parser runs only
+  // once the empty line is there (or the size limit is reached).
+  constexpr std::size_t always_parse = 1024;
+  if (bytes.size() > always_parse && bytes.size() < d.max_head_size) {
+    std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (text.find("\r\n\r\n") == std::string_view::npos) return 0;
+  }
   http::request_parser parser(http::limits{d.max_head_size, d.max_headers});
   http::parse_result res = parser.parse(std::span<const std::uint8_t>(bytes));
   if (res.status == http::parse_status::need_more) return 0;
@@ -324,7 +335,6 @@ Server& Server::route(std::string path, Behavior behavior) {
   for (auto& r : state_->routes) {
     if (r->path == path) {
       r->behavior = std::move(behavior);
-      for (auto& sl : state_->loops) sl->routes.clear();
       state_->refresh_defaults();
       return *this;
     }

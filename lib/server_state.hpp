@@ -29,6 +29,7 @@ struct route_entry {
 
 struct listener final : io_handle {
   server_loop* owner = nullptr;
+  bool paused = false;  // accept hit EMFILE: retry on a timer or when a connection goes
   void on_io(unsigned events) override;
   void on_timeout() override;
 };

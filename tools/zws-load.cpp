@@ -516,9 +516,7 @@ void worker::append_message(conn& c, i64 stamp) {
     const zws::mask_key key = rng_.key();
     zws::write_frame(c.out, opt_.text ? zws::opcode::text : zws::opcode::binary,
                      std::span<const std::uint8_t>(pat_.bytes), &key);
-    std::uint8_t* p = c.out.data() + c.out.size() - pat_.size();
-    for (std::size_t j = 0; j < pat_.stamp_size(); ++j)
-      p[j] = static_cast<std::uint8_t>(pattern::stamp_byte(c.sent, j) ^ key.bytes[j % 4]);
+    pat_.stamp_masked(c.out.data() + c.out.size() - pat_.size(), c.sent, key);
   }
   ++c.sent;
 }
@@ -576,9 +574,13 @@ void worker::release_schedule(i64 now) {
 
 void worker::check_timeouts(i64 now) {
   const auto limit = static_cast<i64>(opt_.connect_timeout * 1e9);
+  const auto answer_limit = static_cast<i64>(opt_.timeout * 1e9);
   for (auto& c : conns_) {
     if (c.st == cstate::connecting && now - c.started > limit) fail(c, &counters::connect_failed);
     else if (c.st == cstate::handshaking && now - c.started > limit) fail(c, &counters::handshake_failed);
+    else if (c.st == cstate::open && c.sent > c.done && !c.stamps.empty() &&
+             now - c.stamps[c.done & stamp_mask_] > answer_limit)
+      fail(c, &counters::timeouts);  // the oldest message in flight was lost, or the server stalls
   }
 }
 
@@ -689,7 +691,7 @@ int run(const options& o) {
     const counters c = w->totals();
     r.c.msgs += c.msgs, r.c.bytes += c.bytes, r.c.connect_failed += c.connect_failed;
     r.c.handshake_failed += c.handshake_failed, r.c.verify_errors += c.verify_errors;
-    r.c.protocol_errors += c.protocol_errors, r.c.closed += c.closed;
+    r.c.protocol_errors += c.protocol_errors, r.c.closed += c.closed, r.c.timeouts += c.timeouts;
     r.h.merge(w->hist());
   }
   r.cpu_user = seconds_of(ru1.ru_utime) - seconds_of(ru0.ru_utime);
@@ -699,8 +701,8 @@ int run(const options& o) {
   // Exit status 3 when anything went wrong: a failed connect or handshake, a bad
   // echo, a protocol error, a connection the server dropped, an idle one that did not answer.
   const bool ok = r.c.connect_failed + r.c.handshake_failed + r.c.verify_errors + r.c.protocol_errors +
-                          r.c.closed == 0 &&
-                  (!o.idle || r.answered == r.open);
+                          r.c.closed + r.c.timeouts == 0 &&
+                  (o.idle ? r.answered == r.open : r.c.msgs > 0);
   return ok ? 0 : 3;
 }
 

@@ -4,7 +4,8 @@
 // best one this CPU and OS support is chosen once, on first use; the environment
 // variable ZWS_FORCE_ISA=scalar|sse2|avx2|avx512 forces another (an ISA the CPU
 // lacks falls back to the best available). No kernel reads or writes outside the
-// spans it is given.
+// spans it is given. The sse2 tier's UTF-8 kernel uses SSSE3 (pshufb) when the
+// CPU has it and otherwise checks only for ASCII in vectors.
 #pragma once
 
 #include <cstddef>

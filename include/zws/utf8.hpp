@@ -30,9 +30,11 @@ class utf8_validator {
   bool ok_ = true;
 };
 
-// Offset of the first byte that makes `bytes` invalid UTF-8 (for a truncated
-// code point at the end: the offset of its lead byte), or bytes.size() when valid.
-// Scalar; meant for error reporting, not the hot path.
+// Offset of the first byte that makes `bytes` invalid UTF-8, i.e. the first
+// byte at which the input stops being the start of valid UTF-8 (for E0 80 that
+// is the 80; for a stray continuation byte, that byte); for a code point cut
+// short by the end of the input, the offset of its lead byte; bytes.size() when
+// the whole input is valid. Scalar; meant for error reporting, not the hot path.
 std::size_t utf8_error_offset(std::span<const std::uint8_t> bytes) noexcept;
 
 }  // namespace zws

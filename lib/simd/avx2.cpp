@@ -23,12 +23,39 @@ std::uint32_t rotate_key(std::uint32_t key, std::size_t phase) noexcept {
   return phase ? (key >> (8 * phase)) | (key << (32 - 8 * phase)) : key;
 }
 
+// Fewer than 32 bytes; `k` is the key rotated for dst[0]. Each step keeps the
+// offset a multiple of 4 until the last bytes, so `k` stays lined up.
+ZWS_INLINE void mask_short(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint32_t k) noexcept {
+  std::size_t i = 0;
+  if (n >= 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_xor_si128(a, _mm_set1_epi32(static_cast<int>(k))));
+    i = 16;
+  }
+  if (i + 8 <= n) {
+    std::uint64_t w;
+    __builtin_memcpy(&w, src + i, 8);
+    w ^= (std::uint64_t(k) << 32) | k;
+    __builtin_memcpy(dst + i, &w, 8);
+    i += 8;
+  }
+  for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ (k >> (8 * (i & 3))));
+}
+
 std::size_t mask_avx2(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint32_t key,
                       std::size_t phase) {
   phase &= 3;
-  const std::uint32_t k = rotate_key(key, phase);
-  const __m256i kv = _mm256_set1_epi32(static_cast<int>(k));
+  std::uint32_t k = rotate_key(key, phase);
   std::size_t i = 0;
+  // Payloads sit right after a frame header, so they are rarely aligned; a store
+  // that splits a cache line costs twice, so large buffers first mask up to the
+  // next 32-byte boundary of dst.
+  if (n >= 256) {
+    i = -reinterpret_cast<std::uintptr_t>(dst) & 31;
+    mask_short(dst, src, i, k);
+    k = rotate_key(key, (phase + i) & 3);
+  }
+  const __m256i kv = _mm256_set1_epi32(static_cast<int>(k));
   for (; i + 128 <= n; i += 128) {
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 32));
@@ -43,21 +70,7 @@ std::size_t mask_avx2(std::uint8_t* dst, const std::uint8_t* src, std::size_t n,
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_xor_si256(a, kv));
   }
-  // The tail, under 32 bytes, in shrinking steps that keep i a multiple of 4 so
-  // the rotated key still lines up.
-  if (i + 16 <= n) {
-    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_xor_si128(a, _mm256_castsi256_si128(kv)));
-    i += 16;
-  }
-  if (i + 8 <= n) {
-    std::uint64_t w;
-    __builtin_memcpy(&w, src + i, 8);
-    w ^= (std::uint64_t(k) << 32) | k;
-    __builtin_memcpy(dst + i, &w, 8);
-    i += 8;
-  }
-  for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ (k >> (8 * (i & 3))));
+  mask_short(dst + i, src + i, n - i, k);
   return (phase + n) & 3;
 }
 
@@ -65,7 +78,9 @@ ZWS_INLINE __m256i table16(const std::uint8_t (&t)[16]) noexcept {
   return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
 }
 
-ZWS_INLINE __m256i high_nibbles(__m256i v) noexcept { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F)); }
+ZWS_INLINE __m256i high_nibbles(__m256i v) noexcept {
+  return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0F));
+}
 
 // The input shifted right by N bytes, the N bytes before it taken from `prev`.
 template <int N>
@@ -77,8 +92,9 @@ ZWS_INLINE __m256i prev_bytes(__m256i in, __m256i prev) noexcept {
 ZWS_INLINE __m256i block_errors(__m256i in, __m256i prev) noexcept {
   const __m256i prev1 = prev_bytes<1>(in, prev);
   const __m256i special = _mm256_and_si256(
-      _mm256_and_si256(_mm256_shuffle_epi8(table16(utf8_lookup::prev_high), high_nibbles(prev1)),
-                       _mm256_shuffle_epi8(table16(utf8_lookup::prev_low), _mm256_and_si256(prev1, _mm256_set1_epi8(0x0F)))),
+      _mm256_and_si256(
+          _mm256_shuffle_epi8(table16(utf8_lookup::prev_high), high_nibbles(prev1)),
+          _mm256_shuffle_epi8(table16(utf8_lookup::prev_low), _mm256_and_si256(prev1, _mm256_set1_epi8(0x0F)))),
       _mm256_shuffle_epi8(table16(utf8_lookup::cur_high), high_nibbles(in)));
   // A byte two after a lead >= E0, or three after one >= F0, must be a
   // continuation following a continuation: exactly where `two_conts` is set.
@@ -97,7 +113,9 @@ ZWS_INLINE __m256i open_at_end(__m256i in) noexcept {
   return _mm256_subs_epu8(in, max);
 }
 
-ZWS_INLINE __m256i load(const std::uint8_t* p) noexcept { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+ZWS_INLINE __m256i load(const std::uint8_t* p) noexcept {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
 
 struct utf8_checker {
   __m256i error = _mm256_setzero_si256();

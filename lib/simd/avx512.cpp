@@ -19,11 +19,27 @@ std::uint32_t rotate_key(std::uint32_t key, std::size_t phase) noexcept {
 
 __mmask64 first_bytes(std::size_t n) noexcept { return n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1; }
 
+// dst[0, n) = src[0, n) ^ kv, n < 64, with masked loads and stores.
+void mask_short(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, __m512i kv) noexcept {
+  const __mmask64 m = first_bytes(n);
+  _mm512_mask_storeu_epi8(dst, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src), kv));
+}
+
 std::size_t mask_avx512(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint32_t key,
                         std::size_t phase) {
   phase &= 3;
-  const __m512i kv = _mm512_set1_epi32(static_cast<int>(rotate_key(key, phase)));
+  __m512i kv = _mm512_set1_epi32(static_cast<int>(rotate_key(key, phase)));
   std::size_t i = 0;
+  // Payloads sit right after a frame header, so they are rarely aligned; a store
+  // that splits a cache line costs twice, so larger buffers first mask up to the
+  // next 64-byte boundary of dst.
+  if (n >= 128) {
+    i = -reinterpret_cast<std::uintptr_t>(dst) & 63;
+    if (i != 0) {
+      mask_short(dst, src, i, kv);
+      kv = _mm512_set1_epi32(static_cast<int>(rotate_key(key, (phase + i) & 3)));
+    }
+  }
   for (; i + 256 <= n; i += 256) {
     const __m512i a = _mm512_loadu_si512(src + i);
     const __m512i b = _mm512_loadu_si512(src + i + 64);
@@ -35,10 +51,7 @@ std::size_t mask_avx512(std::uint8_t* dst, const std::uint8_t* src, std::size_t 
     _mm512_storeu_si512(dst + i + 192, _mm512_xor_si512(d, kv));
   }
   for (; i + 64 <= n; i += 64) _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), kv));
-  if (i < n) {
-    const __mmask64 m = first_bytes(n - i);
-    _mm512_mask_storeu_epi8(dst + i, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), kv));
-  }
+  if (i < n) mask_short(dst + i, src + i, n - i, kv);
   return (phase + n) & 3;
 }
 
@@ -79,8 +92,9 @@ struct utf8_checker {
 
   // Nonzero when the block ends with a lead that needs more bytes than are left.
   static __m512i open_at_end(__m512i in) noexcept {
-    const __m512i max = _mm512_mask_blend_epi8(__mmask64{7} << 61, _mm512_set1_epi8(-1),
-                                               _mm512_set_epi64(std::int64_t(0xBFDFEF0000000000ull), 0, 0, 0, 0, 0, 0, 0));
+    const __m512i max =
+        _mm512_mask_blend_epi8(__mmask64{7} << 61, _mm512_set1_epi8(-1),
+                               _mm512_set_epi64(std::int64_t(0xBFDFEF0000000000ull), 0, 0, 0, 0, 0, 0, 0));
     return _mm512_subs_epu8(in, max);
   }
 

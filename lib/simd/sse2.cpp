@@ -26,12 +26,31 @@ std::uint32_t rotate_key(std::uint32_t key, std::size_t phase) noexcept {
 __m128i load(const std::uint8_t* p) noexcept { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 void store(std::uint8_t* p, __m128i v) noexcept { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); }
 
+// Fewer than 16 bytes; `k` is the key rotated for dst[0].
+void mask_short(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint32_t k) noexcept {
+  std::size_t i = 0;
+  if (n >= 8) {
+    std::uint64_t w;
+    __builtin_memcpy(&w, src, 8);
+    w ^= (std::uint64_t(k) << 32) | k;
+    __builtin_memcpy(dst, &w, 8);
+    i = 8;
+  }
+  for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ (k >> (8 * (i & 3))));
+}
+
 std::size_t mask_sse2(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint32_t key,
                       std::size_t phase) {
   phase &= 3;
-  const std::uint32_t k = rotate_key(key, phase);
-  const __m128i kv = _mm_set1_epi32(static_cast<int>(k));
+  std::uint32_t k = rotate_key(key, phase);
   std::size_t i = 0;
+  // Stores that split cache lines cost twice: align dst first (see avx2.cpp).
+  if (n >= 256) {
+    i = -reinterpret_cast<std::uintptr_t>(dst) & 15;
+    mask_short(dst, src, i, k);
+    k = rotate_key(key, (phase + i) & 3);
+  }
+  const __m128i kv = _mm_set1_epi32(static_cast<int>(k));
   for (; i + 64 <= n; i += 64) {
     const __m128i a = load(src + i), b = load(src + i + 16), c = load(src + i + 32), d = load(src + i + 48);
     store(dst + i, _mm_xor_si128(a, kv));
@@ -40,14 +59,7 @@ std::size_t mask_sse2(std::uint8_t* dst, const std::uint8_t* src, std::size_t n,
     store(dst + i + 48, _mm_xor_si128(d, kv));
   }
   for (; i + 16 <= n; i += 16) store(dst + i, _mm_xor_si128(load(src + i), kv));
-  if (i + 8 <= n) {
-    std::uint64_t w;
-    __builtin_memcpy(&w, src + i, 8);
-    w ^= (std::uint64_t(k) << 32) | k;
-    __builtin_memcpy(dst + i, &w, 8);
-    i += 8;
-  }
-  for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ (k >> (8 * (i & 3))));
+  mask_short(dst + i, src + i, n - i, k);
   return (phase + n) & 3;
 }
 

@@ -205,4 +205,39 @@ TEST_F(protocol_fixture, FramesPipelinedWithTheHandshakeAreRead) {
   EXPECT_EQ(f->payload, "early");
 }
 
+TEST_F(protocol_fixture, HandshakeSentByteByByte) {
+  raw_peer p(loop, server.port());
+  std::string req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                    "X-Padding: " + std::string(1500, 'p') + "\r\n\r\n";
+  for (char ch : req) {
+    p.write(std::string(1, ch));
+    loop.run_once(0ms);
+  }
+  std::string head = p.read_until([](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; });
+  EXPECT_NE(head.find(" 101 "), std::string::npos) << head;
+}
+
+TEST_F(protocol_fixture, SendingToAVanishedPeerNeverRaisesSigpipe) {
+  zws::WebSocket::Handle handle;
+  server.route("/sink", {
+      .on_open = [&](zws::WebSocket& ws) { handle = ws.handle(); },
+      .on_close = [this](zws::WebSocket&, std::uint16_t c, std::string_view r) { closes.emplace_back(c, r); },
+  });
+  {
+    raw_peer p(loop, server.port());
+    p.handshake("/sink");
+    ASSERT_TRUE(run_until(loop, [&] { return bool(handle); }));
+    linger hard{1, 0};  // close with RST: the next send on the server fails with EPIPE/ECONNRESET
+    ::setsockopt(p.fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  }
+  for (int i = 0; i < 20; ++i) {
+    handle.send(std::string(100000, 'x'), opcode::binary);
+    loop.run_once(1ms);
+  }
+  run_until(loop, [&] { return !closes.empty(); }, 1000ms);
+  ASSERT_EQ(closes.size(), 1u);  // still alive, and the loss was reported once
+  EXPECT_EQ(closes[0].first, 1006);
+}
+
 }  // namespace

@@ -133,6 +133,17 @@ TEST_P(Mask, PublicFunctionsResumeAcrossPieces) {
   }
 }
 
+TEST_P(Mask, CopyWritesOnlySrcSizeBytesOfALargerDst) {
+  std::mt19937 rng(8);
+  const auto src = random_bytes(rng, 77);
+  std::vector<std::uint8_t> want(src.size()), dst(200, canary);
+  mask_bytes(want.data(), src.data(), src.size(), key_bytes, 3);
+  const zws::mask_key key{{key_bytes[0], key_bytes[1], key_bytes[2], key_bytes[3]}};
+  EXPECT_EQ(zws::mask_copy(dst, src, key, 3), (3 + src.size()) % 4);
+  EXPECT_TRUE(std::equal(want.begin(), want.end(), dst.begin()));
+  for (std::size_t i = src.size(); i < dst.size(); ++i) ASSERT_EQ(dst[i], canary) << i;
+}
+
 TEST_P(Mask, AllLengthsPhasesAndAlignments) {
   std::mt19937 rng(3);
   for (std::size_t n = 0; n <= 300; ++n) {

@@ -7,6 +7,8 @@
 
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "simd/kernels.hpp"
 #include "zws/simd.hpp"
@@ -79,6 +81,27 @@ TEST_F(SimdDispatch, UnknownOrUnsupportedForceFallsBackToBest) {
     setenv("ZWS_FORCE_ISA", std::string(zws::isa_name(i)).c_str(), 1);
     EXPECT_EXIT(check_active(best_supported()), ::testing::ExitedWithCode(0), "") << zws::isa_name(i);
   }
+}
+
+// Many threads making the first call at once all end up with the same table.
+[[noreturn]] void first_calls_from_threads() {
+  std::vector<std::thread> threads;
+  std::vector<int> ok(8, 0);
+  for (std::size_t t = 0; t < ok.size(); ++t)
+    threads.emplace_back([&ok, t] {
+      std::uint8_t data[100] = {};
+      const bool valid = zws::utf8_valid(data);
+      zws::mask(data, {{1, 2, 3, 4}});
+      ok[t] = valid && data[0] == 1 && data[99] == 4 && zws::isa_supported(zws::active_isa());
+    });
+  for (auto& th : threads) th.join();
+  for (int v : ok)
+    if (!v) std::exit(1);
+  std::exit(&zws::detail::active_kernels() == zws::detail::kernels_for(zws::active_isa()) ? 0 : 1);
+}
+
+TEST_F(SimdDispatch, ConcurrentFirstCallsAgree) {
+  EXPECT_EXIT(first_calls_from_threads(), ::testing::ExitedWithCode(0), "");
 }
 
 TEST_F(SimdDispatch, HotPathUsesTheChosenTable) {

@@ -26,6 +26,7 @@ struct options {
   bool raw = false;
   std::uint32_t idle = 0;     // --idle N
   double connect_timeout = 10.0;
+  double timeout = 2.0;       // a message unanswered this long fails its connection
   std::uint32_t max_connecting = 256;  // connects in progress at once, per thread
 };
 
@@ -47,8 +48,13 @@ inline constexpr const char* usage_text =
     "  --idle N         open N connections and hold them for -D seconds or until\n"
     "                   SIGUSR1, then check every one still echoes a message\n"
     "  --connect-timeout SECONDS  per connection, connect + handshake (default 10)\n"
+    "  --timeout SECONDS  a message unanswered this long (from its send or scheduled\n"
+    "                   time) counts as a timeout and ends its connection (default 2)\n"
     "  --json           print one JSON object on stdout instead of the text report\n"
     "  --help           this text\n"
+    "\n"
+    "  Exit status: 0 when every message was echoed intact (or, with --idle, every\n"
+    "  connection answered), 3 after any error, 2 for a bad command line.\n"
     "\n"
     "  Progress goes to stderr once a second. Every frame is masked with a fresh key\n"
     "  (getrandom); every echoed payload is checked (length, content, order).\n";
@@ -133,6 +139,8 @@ inline int parse_options(int argc, char** argv, options& o) {
       o.raw = true;
     } else if (a == "--idle") {
       if (!count(o.idle, 1)) return bad("--idle", v);
+    } else if (a == "--timeout") {
+      if (!seconds(o.timeout) || o.timeout <= 0) return bad("--timeout", v);
     } else if (a == "--connect-timeout") {
       if (!seconds(o.connect_timeout) || o.connect_timeout <= 0) return bad("--connect-timeout", v);
     } else if (!a.empty() && a[0] == '-') {

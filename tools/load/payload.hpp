@@ -39,11 +39,29 @@ struct pattern {
   static std::uint8_t stamp_byte(std::uint64_t seq, std::size_t j) noexcept {
     return static_cast<std::uint8_t>(seq_alphabet[(seq >> (6 * j)) & 63]);
   }
+  // The 8 stamp bytes of `seq` as they lie in memory (little-endian load order).
+  static std::uint64_t stamp_word(std::uint64_t seq) noexcept {
+    std::uint64_t w = 0;
+    for (std::size_t j = 0; j < seq_bytes; ++j) w |= std::uint64_t{stamp_byte(seq, j)} << (8 * j);
+    return w;
+  }
   void stamp(std::uint8_t* dst, std::uint64_t seq) const noexcept {
     for (std::size_t j = 0; j < stamp_size(); ++j) dst[j] = stamp_byte(seq, j);
   }
-  // Whether `got` equals bytes [off, off + got.size()) of message `seq`.
+  // Writes the stamp of `seq` masked with `key` (phase 0) over dst[0, stamp_size()).
+  void stamp_masked(std::uint8_t* dst, std::uint64_t seq, zws::mask_key key) const noexcept {
+    std::uint32_t k4;
+    std::memcpy(&k4, key.bytes, 4);
+    const std::uint64_t w = stamp_word(seq) ^ (std::uint64_t{k4} << 32 | k4);
+    std::memcpy(dst, &w, stamp_size());
+  }
+  // Whether `got` equals bytes [off, off + n) of message `seq`.
   bool matches(std::uint64_t seq, std::size_t off, const std::uint8_t* got, std::size_t n) const noexcept {
+    if (off == 0 && n == bytes.size() && n >= seq_bytes) {  // a whole message: the common case
+      const std::uint64_t w = stamp_word(seq);
+      return std::memcmp(got, &w, seq_bytes) == 0 &&
+             std::memcmp(got + seq_bytes, bytes.data() + seq_bytes, n - seq_bytes) == 0;
+    }
     std::size_t j = off;
     for (; j < stamp_size() && j < off + n; ++j)
       if (got[j - off] != stamp_byte(seq, j)) return false;

@@ -21,7 +21,8 @@ struct counters {
   std::uint64_t handshake_failed = 0;
   std::uint64_t verify_errors = 0;
   std::uint64_t protocol_errors = 0;
-  std::uint64_t closed = 0;  // connections the server closed or reset while open
+  std::uint64_t closed = 0;    // connections the server closed or reset while open
+  std::uint64_t timeouts = 0;  // connections whose oldest message went unanswered past --timeout
 };
 
 inline double seconds_of(const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; }
@@ -52,8 +53,9 @@ inline void print_text(const options& o, const report& r) {
                 us(0.99), us(0.999), double(r.h.max()) / 1000.0, r.h.mean() / 1000.0);
   }
   std::printf("  errors      connect %" PRIu64 ", handshake %" PRIu64 ", verify %" PRIu64 ", protocol %" PRIu64
-              ", closed %" PRIu64 "\n",
-              r.c.connect_failed, r.c.handshake_failed, r.c.verify_errors, r.c.protocol_errors, r.c.closed);
+              ", closed %" PRIu64 ", timeout %" PRIu64 "\n",
+              r.c.connect_failed, r.c.handshake_failed, r.c.verify_errors, r.c.protocol_errors, r.c.closed,
+              r.c.timeouts);
   std::printf("  zws-load    cpu %.2f s user + %.2f s sys = %.0f%% of one core\n", r.cpu_user, r.cpu_sys,
               100.0 * (r.cpu_user + r.cpu_sys) / r.seconds);
 }
@@ -70,8 +72,9 @@ inline void print_json(const options& o, const report& r) {
   std::printf("\"latency_us\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f,\"mean\":%.2f},",
               us(0.5), us(0.9), us(0.99), us(0.999), double(r.h.max()) / 1000.0, r.h.mean() / 1000.0);
   std::printf("\"errors\":{\"connect\":%" PRIu64 ",\"handshake\":%" PRIu64 ",\"verify\":%" PRIu64
-              ",\"protocol\":%" PRIu64 ",\"closed\":%" PRIu64 "},",
-              r.c.connect_failed, r.c.handshake_failed, r.c.verify_errors, r.c.protocol_errors, r.c.closed);
+              ",\"protocol\":%" PRIu64 ",\"closed\":%" PRIu64 ",\"timeout\":%" PRIu64 "},",
+              r.c.connect_failed, r.c.handshake_failed, r.c.verify_errors, r.c.protocol_errors, r.c.closed,
+              r.c.timeouts);
   std::printf("\"cpu\":{\"user_s\":%.3f,\"sys_s\":%.3f,\"share\":%.3f},\"isa\":\"%s\"}\n", r.cpu_user,
               r.cpu_sys, (r.cpu_user + r.cpu_sys) / r.seconds, std::string(zws::isa_name(zws::active_isa())).c_str());
 }
