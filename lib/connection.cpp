@@ -393,8 +393,36 @@ void connection::on_timeout() {
 void connection::on_free() {
   if (ep_->server != nullptr) server_connection_freed(*this);
   if (ep_->side == role::client) client_freed(*this);
-  delete user_;
+  set_user_data(nullptr);
+  if (extras_) delete static_cast<connection_extras*>(user_);
   delete this;
+}
+
+zws::detail::user_box* connection::user_data() const noexcept {
+  if (extras_) return static_cast<connection_extras*>(user_)->user.get();
+  return static_cast<zws::detail::user_box*>(user_);
+}
+
+void connection::set_user_data(zws::detail::user_box* box) noexcept {
+  if (extras_) {
+    static_cast<connection_extras*>(user_)->user.reset(box);
+    return;
+  }
+  delete static_cast<zws::detail::user_box*>(user_);
+  user_ = box;
+}
+
+std::string_view connection::request_path() const noexcept {
+  return extras_ ? std::string_view(static_cast<connection_extras*>(user_)->path) : ep_->path;
+}
+
+void connection::keep_path(std::string_view path) {
+  auto* extras = new connection_extras;
+  extras->path = path;
+  if (!extras_) extras->user.reset(static_cast<zws::detail::user_box*>(user_));
+  else delete static_cast<connection_extras*>(user_);
+  user_ = extras;
+  extras_ = true;
 }
 
 void connection::open(endpoint* ep) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,6 +44,14 @@ struct endpoint {
 
 enum class phase : std::uint8_t { connecting, handshake, open, closing, draining };
 
+// What only some connections need, allocated only for them: the request path
+// of a connection accepted by a wildcard route (and its user data, whose slot
+// this takes over).
+struct connection_extras {
+  std::unique_ptr<zws::detail::user_box> user;
+  std::string path;
+};
+
 class connection final : public io_handle, public WebSocket {
  public:
   connection(endpoint* ep, std::uint32_t slot) noexcept;
@@ -59,6 +68,11 @@ class connection final : public io_handle, public WebSocket {
   send_status send_encoded(opcode op, std::span<const std::uint8_t> frame);
   void start_close(std::uint16_t code, std::string_view reason);
   void terminate(std::string_view reason);
+
+  zws::detail::user_box* user_data() const noexcept;
+  void set_user_data(zws::detail::user_box* box) noexcept;
+  std::string_view request_path() const noexcept;
+  void keep_path(std::string_view path);
 
   // Phase changes shared with the server and client code.
   void open(endpoint* ep);
@@ -77,12 +91,13 @@ class connection final : public io_handle, public WebSocket {
   bool pinged_ = false;          // idle ping sent, waiting for any traffic
   bool shut_ = false;            // SHUT_WR done while draining
   std::uint8_t protocol_ = 0;    // server: 1 + index into the route's protocols
+  bool extras_ = false;          // user_ points at a connection_extras
   std::uint32_t slot_;
   endpoint* ep_;
   buffer in_;
   buffer out_;
   reader reader_;
-  zws::detail::user_box* user_ = nullptr;
+  void* user_ = nullptr;         // the user_box, or connection_extras when extras_
   std::uint32_t out_skew_ = 0;   // bytes at the front of out_ finishing a frame already started
   std::uint32_t need_ = 0;       // size of the frame being received, when known
 

@@ -1,6 +1,10 @@
 #include "zws/server.hpp"
 
+#include <sys/signalfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -29,6 +33,13 @@ void write_http_response(buffer& out, const Response& resp) {
 // --- listening and accepting -----------------------------------------------------------
 
 void listener::on_io(unsigned) { owner->accept_all(this); }
+
+void signal_watch::on_io(unsigned) {
+  signalfd_siginfo info;
+  bool any = false;
+  while (::read(fd(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) any = true;
+  if (any) server->stop();
+}
 void listener::on_timeout() { owner->accept_all(this); }
 
 int server_loop::add_listener(const net::address& a, const char** what) {
@@ -146,6 +157,8 @@ void server_loop::finish_stop() {
 void server_loop::close_all(bool notify) {
   for (listener* l : listeners) r().close(l);
   listeners.clear();
+  if (signals != nullptr) r().close(signals);
+  signals = nullptr;
   r().for_each_slot([&](void* object) {
     auto* c = static_cast<connection*>(static_cast<io_handle*>(object));
     if (c->ep_->server != this || c->dead()) return;
@@ -192,14 +205,25 @@ void server_state::refresh_defaults() {
   defaults = std::move(d);
 }
 
+bool is_wildcard(std::string_view pattern) noexcept { return !pattern.empty() && pattern.back() == '*'; }
+
 const route_entry* server_state::find_route(std::string_view path, std::size_t& index) const {
+  // An exact path wins; otherwise the longest "prefix*" pattern ("*" alone matches all).
+  const route_entry* best = nullptr;
   for (std::size_t i = 0; i < routes.size(); ++i) {
-    if (routes[i]->path == path) {
+    std::string_view pattern = routes[i]->path;
+    if (pattern == path) {
       index = i;
       return routes[i].get();
     }
+    if (!is_wildcard(pattern)) continue;
+    pattern.remove_suffix(1);
+    if (path.substr(0, pattern.size()) == pattern && (best == nullptr || best->path.size() < pattern.size() + 1)) {
+      best = routes[i].get();
+      index = i;
+    }
   }
-  return nullptr;
+  return best;
 }
 
 namespace {
@@ -256,7 +280,8 @@ bool upgrade(connection& c, const http::request& req, std::size_t head_size) {
     }
   }
   write_upgrade_response(c.out_, *req.headers.find("Sec-WebSocket-Key"), protocol);
-  c.user_ = up.data().release();
+  c.set_user_data(up.data().release());
+  if (is_wildcard(route->path)) c.keep_path(req.path);
   ++ep->route->open;
   ++s->open;
   c.open(ep);
@@ -428,6 +453,28 @@ void Server::run(unsigned threads) {
   for (auto& t : workers) t.join();
 }
 
+failure Server::stop_on_signals(std::initializer_list<int> signals) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : signals) sigaddset(&set, sig);
+  if (int rc = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); rc != 0) {
+    return failure(rc, std::string("pthread_sigmask: ") + std::strerror(rc));
+  }
+  detail::server_loop* sl = state_->loops[0].get();
+  int fd = ::signalfd(sl->signals != nullptr ? sl->signals->fd() : -1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) return failure(errno, std::string("signalfd: ") + std::strerror(errno));
+  if (sl->signals != nullptr) return {};  // the existing descriptor now watches the new set
+  auto* watch = new detail::signal_watch;
+  watch->server = this;
+  if (int rc = sl->r().add(watch, fd); rc < 0) {
+    ::close(fd);
+    delete watch;
+    return failure(-rc, std::string("epoll_ctl: ") + std::strerror(-rc));
+  }
+  sl->signals = watch;
+  return {};
+}
+
 void Server::stop() {
   std::lock_guard lock(state_->mutex);
   state_->stop_requested = true;
@@ -456,16 +503,23 @@ void Server::broadcast(std::string_view path, std::string_view data, zws::opcode
   auto deliver = [frame, op, path = std::string(path)](detail::server_loop* sl) {
     sl->r().for_each_slot([&](void* object) {
       auto* c = static_cast<detail::connection*>(static_cast<detail::io_handle*>(object));
-      if (c->ep_->server == sl && c->phase_ == detail::phase::open && !c->dead() && c->ep_->path == path)
+      if (c->ep_->server == sl && c->phase_ == detail::phase::open && !c->dead() &&
+          (c->ep_->path == path || c->request_path() == path))
         c->send_encoded(op, frame->bytes());
     });
   };
-  std::lock_guard lock(state_->mutex);
-  for (auto& sl : state_->loops) {
+  std::vector<detail::server_loop*> loops;
+  {
+    std::lock_guard lock(state_->mutex);
+    for (auto& sl : state_->loops) loops.push_back(sl.get());
+  }
+  // Delivered without the lock: a send may close a connection, and its on_close
+  // may well broadcast again.
+  for (detail::server_loop* sl : loops) {
     if (sl->loop->in_loop_thread()) {
-      deliver(sl.get());
+      deliver(sl);
     } else {
-      sl->loop->post([deliver, p = sl.get()] { deliver(p); });
+      sl->loop->post([deliver, sl] { deliver(sl); });
     }
   }
 }

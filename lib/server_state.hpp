@@ -34,12 +34,18 @@ struct listener final : io_handle {
   void on_timeout() override;
 };
 
+struct signal_watch final : io_handle {
+  Server* server = nullptr;
+  void on_io(unsigned events) override;
+};
+
 struct server_loop {
   server_state* s = nullptr;
   Loop* loop = nullptr;
   std::unique_ptr<Loop> owned;
   bool stop_loop_when_done = false;
   std::vector<listener*> listeners;
+  signal_watch* signals = nullptr;
   endpoint pending;  // handshake phase: server-wide limits, no route yet
   std::vector<std::unique_ptr<endpoint>> routes;
   std::size_t live = 0;  // connections of this server on this loop, any phase
@@ -57,6 +63,9 @@ struct server_loop {
   // Cuts every connection; `notify`: call on_close (not from ~Server).
   void close_all(bool notify);
 };
+
+// Whether a route pattern ends in '*' and so matches every path with its prefix.
+bool is_wildcard(std::string_view pattern) noexcept;
 
 struct server_state {
   std::vector<std::unique_ptr<route_entry>> routes;

@@ -32,7 +32,7 @@ void WebSocket::close(std::uint16_t code, std::string_view reason) { self(this).
 void WebSocket::terminate() { self(this).terminate("terminated"); }
 std::size_t WebSocket::buffered_amount() const noexcept { return self(this).out_.size(); }
 bool WebSocket::is_open() const noexcept { return self(this).phase_ == detail::phase::open && !self(this).dead(); }
-std::string_view WebSocket::path() const noexcept { return self(this).ep_->path; }
+std::string_view WebSocket::path() const noexcept { return self(this).request_path(); }
 
 std::string_view WebSocket::protocol() const noexcept {
   const auto& c = self(this);
@@ -56,13 +56,9 @@ WebSocket::Handle WebSocket::handle() const noexcept {
   return h;
 }
 
-detail::user_box* WebSocket::user_box() const noexcept { return self(this).user_; }
+detail::user_box* WebSocket::user_box() const noexcept { return self(this).user_data(); }
 
-void WebSocket::set_user_box(detail::user_box* box) noexcept {
-  auto& c = self(this);
-  delete c.user_;
-  c.user_ = box;
-}
+void WebSocket::set_user_box(detail::user_box* box) noexcept { self(this).set_user_data(box); }
 
 // --- Handle ----------------------------------------------------------------------
 

@@ -6,13 +6,17 @@
 //   server.run();
 //
 // Set-up calls (route, on_http, listen) come before run(). Routes match the
-// request path exactly ("/chat" does not match "/chat/x"); an unknown path gets
-// 404. stop(), broadcast() and adopt() may be called from any thread.
+// request path exactly ("/chat" does not match "/chat/x") unless they end in
+// '*'; an unknown path gets 404. stop(), broadcast() and adopt() may be called from any thread. Until the
+// path is known a request runs under the smallest handshake_timeout and the
+// largest head limits of all routes; the route's own head limits apply after.
+// A Server on the caller's Loop must be destroyed before that Loop.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,7 +51,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Adds (or replaces) the behavior for an exact path.
+  // Adds (or replaces) the behavior for a path. An exact path wins; a pattern
+  // ending in '*' matches every path with that prefix ("/api/*"; "*" alone is a
+  // catch-all), the longest one first. On such a route WebSocket::path() is the
+  // request's path (kept for the connection); on an exact one it is the route's.
   Server& route(std::string path, Behavior behavior);
   // Answers plain HTTP requests (no Upgrade header) on the same port; without
   // it they get 426 Upgrade Required.
@@ -71,7 +78,12 @@ class Server {
   void run(unsigned threads);
   // Thread-safe: stop accepting, send Close 1001 to every connection, and let
   // run() return once they are gone or the longest close_timeout has passed.
+  // Not async-signal-safe: for signals use stop_on_signals.
   void stop();
+  // Calls stop() when one of `signals` (SIGINT, SIGTERM ...) arrives. Blocks
+  // them in the calling thread, so call it before run() and before starting
+  // other threads (they inherit the mask); the loop reads them from a signalfd.
+  failure stop_on_signals(std::initializer_list<int> signals);
 
   // Thread-safe: takes over `fd`, a connected socket accepted by the
   // application's own HTTP server, plus the bytes it already read of the
@@ -79,7 +91,8 @@ class Server {
   // The server owns the fd from here on (even on failure).
   failure adopt(int fd, std::string_view already_read = {});
 
-  // Thread-safe: sends one message to every open connection of `path`.
+  // Thread-safe: sends one message to every open connection of the route
+  // `path` (its pattern, "/room/*") or whose request path is `path`.
   void broadcast(std::string_view path, std::string_view data, zws::opcode op = zws::opcode::text);
 
   // Open WebSocket connections (all loops; approximate while running).

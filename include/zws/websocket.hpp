@@ -212,7 +212,8 @@ class WebSocket {
   // True from on_open until close() or the peer's Close.
   bool is_open() const noexcept;
 
-  // The route's path (server) or the request target (client).
+  // The request path (server: the route's own path for exact routes) or the
+  // request target (client).
   std::string_view path() const noexcept;
   // The subprotocol agreed on, or "".
   std::string_view protocol() const noexcept;

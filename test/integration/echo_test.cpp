@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -131,6 +132,77 @@ TEST_F(echo_fixture, CloseCodesAndReasonsBothWays) {
   EXPECT_EQ(server_reason, "client leaves");
   EXPECT_EQ(client_code, 3001);
   EXPECT_EQ(server.connections(), 0u);
+}
+
+TEST_F(echo_fixture, TerminateIsAbnormalClosureOnBothSides) {
+  int server_closes = 0, client_closes = 0;
+  std::uint16_t server_code = 0, client_code = 0;
+  server.route("/cut", {
+      .on_message = [](zws::WebSocket& ws, zws::Message) { ws.terminate(); },
+      .on_close = [&](zws::WebSocket&, std::uint16_t c, std::string_view) {
+        ++server_closes;
+        server_code = c;
+      },
+  });
+  zws::connect(loop, url(server.port(), "/cut"), {
+      .on_open = [](zws::WebSocket& ws) { ws.send_text("cut me"); },
+      .on_close = [&](zws::WebSocket&, std::uint16_t c, std::string_view) {
+        ++client_closes;
+        client_code = c;
+      },
+  });
+  ASSERT_TRUE(run_until(loop, [&] { return client_closes > 0; }));
+  run_until(loop, [] { return false; }, 20ms);
+  EXPECT_EQ(server_closes, 1);
+  EXPECT_EQ(client_closes, 1);
+  EXPECT_EQ(server_code, 1006);
+  EXPECT_EQ(client_code, 1006);
+}
+
+TEST_F(echo_fixture, AutoPongCanBeTurnedOff) {
+  std::vector<std::string> server_pings;
+  server.route("/quiet", {
+      .on_ping = [&](zws::WebSocket&, std::string_view p) { server_pings.emplace_back(p); },
+      .auto_pong = false,
+  });
+  std::vector<std::string> pongs;
+  zws::connect(loop, url(server.port(), "/quiet"), {
+      .on_open = [](zws::WebSocket& ws) { ws.ping("one"); },
+      .on_pong = [&](zws::WebSocket&, std::string_view p) { pongs.emplace_back(p); },
+  });
+  zws::connect(loop, url(server.port(), "/echo"), {
+      .on_open = [](zws::WebSocket& ws) { ws.ping("two"); },
+      .on_pong = [&](zws::WebSocket&, std::string_view p) { pongs.emplace_back(p); },
+  });
+  ASSERT_TRUE(run_until(loop, [&] { return server_pings.size() == 1 && pongs.size() == 1; }));
+  run_until(loop, [] { return false; }, 20ms);
+  EXPECT_EQ(server_pings, std::vector<std::string>{"one"});
+  EXPECT_EQ(pongs, std::vector<std::string>{"two"});  // only the auto-pong route answered
+}
+
+// The README's first program, with the server on its own thread.
+TEST(Readme, FirstProgramServesAClient) {
+  zws::Server server;
+  server.route("/", {
+      .on_open = [](zws::WebSocket& ws) { ws.send_text("something"); },
+      .on_message = [](zws::WebSocket& ws, zws::Message msg) { ws.send(msg.data, msg.opcode); },
+  });
+  if (auto err = server.listen(0)) FAIL() << err.message();
+  std::thread runner([&] { server.run(); });
+  zws::Loop loop;
+  std::vector<std::string> got;
+  zws::connect(loop, url(server.port()), {
+      .on_message = [&](zws::WebSocket& ws, zws::Message m) {
+        got.emplace_back(m.data);
+        if (got.size() == 1) ws.send_text("echo me");
+      },
+  });
+  bool ok = run_until(loop, [&] { return got.size() == 2; });
+  server.stop();
+  run_until(loop, [] { return false; }, 50ms);
+  runner.join();
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(got, (std::vector<std::string>{"something", "echo me"}));
 }
 
 }  // namespace

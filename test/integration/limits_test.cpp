@@ -100,6 +100,16 @@ TEST_F(limits_fixture, MaxConnectionsRefuses503) {
   EXPECT_NE(d.handshake().find(" 101 "), std::string::npos);
 }
 
+TEST_F(limits_fixture, ServerWideMaxConnectionsCountsEveryRoute) {
+  server.route("/a", {});
+  server.route("/b", {});
+  server.max_connections(1);
+  listen();
+  raw_peer a(loop, server.port()), b(loop, server.port());
+  EXPECT_NE(a.handshake("/a").find(" 101 "), std::string::npos);
+  EXPECT_EQ(b.handshake("/b").rfind("HTTP/1.1 503", 0), 0u);
+}
+
 TEST_F(limits_fixture, HeadTooLargeAndTooManyHeadersGet431) {
   server.route("/", {.max_head_size = 512, .max_headers = 8});
   listen();

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <csignal>
+
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -31,6 +33,38 @@ TEST(Server, ListenReportsAddressInUse) {
   ASSERT_TRUE(err);
   EXPECT_EQ(err.message(), "bind 127.0.0.1:" + std::to_string(first.port()) + ": Address already in use");
   EXPECT_EQ(err.code(), EADDRINUSE);
+}
+
+TEST(Server, ExactRoutesWinOverWildcardsAndTheLongestPrefixWins) {
+  zws::Loop loop;
+  zws::Server server(loop);
+  auto tag = [](std::string name) {
+    zws::Behavior b;
+    b.on_open = [name](zws::WebSocket& ws) { ws.send_text(name + " " + std::string(ws.path())); };
+    return b;
+  };
+  server.route("*", tag("any"));
+  server.route("/api/*", tag("api"));
+  server.route("/api/v2/*", tag("v2"));
+  server.route("/api/exact", tag("exact"));
+  ASSERT_FALSE(server.listen("127.0.0.1", 0));
+  std::vector<std::string> paths = {"/", "/x/y", "/api/", "/api/v1/users", "/api/v2/q", "/api/exact"};
+  std::vector<std::string> got(paths.size());
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    zws::Behavior b;
+    b.on_message = [&got, i](zws::WebSocket& ws, zws::Message m) {
+      got[i] = m.data;
+      ws.close();
+    };
+    zws::connect(loop, url(server.port(), paths[i]), b);
+  }
+  ASSERT_TRUE(run_until(loop, [&] {
+    for (auto& g : got)
+      if (g.empty()) return false;
+    return true;
+  }));
+  EXPECT_EQ(got, (std::vector<std::string>{"any /", "any /x/y", "api /api/", "api /api/v1/users", "v2 /api/v2/q",
+                                           "exact /api/exact"}));
 }
 
 TEST(Server, OnHttpServesPlainRequests) {
@@ -209,6 +243,24 @@ TEST(Server, StopBeforeAnyConnectionReturnsPromptly) {
   server.stop();
   runner.join();
   SUCCEED();
+}
+
+TEST(Server, StopOnSignalsEndsRun) {
+  zws::Server server;
+  server.route("/", {});
+  ASSERT_FALSE(server.listen("127.0.0.1", 0));
+  sigset_t old;
+  ::pthread_sigmask(SIG_SETMASK, nullptr, &old);
+  ASSERT_FALSE(server.stop_on_signals({SIGUSR2}));
+  bool timed_out = false;
+  server.loop().set_timeout(3000ms, [&] {
+    timed_out = true;
+    server.stop();
+  });
+  ::raise(SIGUSR2);  // pending on this thread, which runs the loop below
+  server.run();
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  EXPECT_FALSE(timed_out);
 }
 
 TEST(Server, AThousandConcurrentConnections) {
