@@ -93,7 +93,7 @@ start() {  # name, var, ready text, command...
     pids+=("$pid")
     for _ in $(seq 200); do
       kill -0 "$pid" 2>/dev/null || break
-      if grep -qF -- "$ready" "$log" && port_open "$port"; then
+      if grep -qF -- "$ready" "$log" 2>/dev/null && port_open "$port"; then
         printf -v "$var" %s "$port"
         return 0
       fi

@@ -109,6 +109,7 @@ async function main() {
     for (const s of ['Hello WebSockets!', '你好，世界 こんにちは 안녕하세요', '🎉🚀 👩‍💻 é ß', ''])
       await echoOnce(c, s, false);
   }));
+  await test('any path and query is echoed', () => withConn(`${echoUrl}some/deep/path?q=1&r=%20`, c => echoOnce(c, 'path', false)));
   await test('binary, every byte value', () => withConn(echoUrl, async c => {
     await echoOnce(c, Buffer.from([...Array(256).keys()]), true);
   }));
