@@ -144,8 +144,8 @@ bool connection::over_backpressure(send_status& status) {
   if (beh.max_backpressure != 0 && out_.size() >= beh.max_backpressure && !blocked_) {
     // Corked bytes are not backpressure until the kernel refuses them: past the
     // limit the cork is pulled early, so a callback sending in a loop still meets it.
-    flush();
-    if (dead() || phase_ != phase::open) {
+    if (long rc = write_out(); rc < 0) {
+      close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);
       status = send_status::dropped;
       return true;
     }
@@ -153,10 +153,16 @@ bool connection::over_backpressure(send_status& status) {
   status = blocked_ ? send_status::queued : send_status::sent;
   if (!blocked_ || beh.max_backpressure == 0 || out_.size() < beh.max_backpressure) return false;
   switch (beh.on_backpressure) {
-    case backpressure_policy::close:
-      fail(error::backpressure_exceeded);
+    case backpressure_policy::close: {
+      mask_key key;
+      random_bytes(key.bytes, sizeof key.bytes);
+      write_close(out_, close_code_of(error::backpressure_exceeded), describe(error::backpressure_exceeded),
+                  ep_->side == role::client ? &key : nullptr);
+      close_later(close_code_of(error::backpressure_exceeded), std::string(describe(error::backpressure_exceeded)),
+                  false);
       status = send_status::dropped;
       return true;
+    }
     case backpressure_policy::drop_new:
       status = send_status::dropped;
       return true;
@@ -256,7 +262,7 @@ void connection::drop_queued_data() {
   out_ = std::move(kept);
 }
 
-void connection::flush() {
+long connection::write_out() {
   while (!out_.empty()) {
     long n = net::send(fd(), out_.data(), out_.size());
     if (n > 0) {
@@ -266,11 +272,19 @@ void connection::flush() {
     }
     if (n == -EAGAIN || n == -EWOULDBLOCK) {
       blocked_ = true;
-      return;
+      return 0;
     }
-    lost(n == 0 ? "send failed" : std::strerror(static_cast<int>(-n)));
+    return n == 0 ? -EPIPE : n;
+  }
+  return 0;
+}
+
+void connection::flush() {
+  if (long rc = write_out(); rc < 0) {
+    lost(std::strerror(static_cast<int>(-rc)));
     return;
   }
+  if (!out_.empty()) return;
   out_.release();
   out_skew_ = 0;
   if (phase_ == phase::draining && ep_->side == role::server && !shut_) {
@@ -307,6 +321,32 @@ void connection::on_peer_close(std::uint16_t code, std::string_view reason) {
   if (phase_ != phase::open && phase_ != phase::closing) return;
   drain_and_close(b().close_timeout);
   notify_close(code, reason);
+}
+
+void connection::close_later(std::uint16_t code, std::string reason, bool cut) {
+  // Called from inside a send: the application may be walking its own list of
+  // connections, so on_close must not run under its feet. It runs deferred,
+  // after the current callback, through the slot table (never a dangling this).
+  if (cut) {
+    phase_ = phase::draining;
+    if (!r().in_batch()) {
+      terminate(reason);
+      return;
+    }
+    r().close(this);
+  } else {
+    drain_and_close(b().close_timeout);
+    if (!r().in_batch()) {
+      notify_close(code, reason);
+      return;
+    }
+  }
+  reactor* rr = &r();
+  reactor::slot_ref ref{slot_, rr->slot_generation(slot_)};
+  rr->defer([rr, ref, code, reason = std::move(reason)] {
+    auto* c = static_cast<connection*>(static_cast<io_handle*>(rr->lookup_slot(ref)));
+    if (c != nullptr) c->notify_close(code, reason);
+  });
 }
 
 void connection::start_close(std::uint16_t code, std::string_view reason) {

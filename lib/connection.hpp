@@ -80,6 +80,9 @@ class connection final : public io_handle, public WebSocket {
   void refuse(int status, std::string_view text);   // server handshake: HTTP answer, then drain
   void drain_and_close(std::chrono::milliseconds timeout);
   void lost(std::string_view reason);                // TCP gone: 1006
+  // Ends the connection from inside a send; on_close is deferred (see .cpp).
+  void close_later(std::uint16_t code, std::string reason, bool cut);
+  void notify_close(std::uint16_t code, std::string_view reason);
   std::size_t process_frames(std::span<std::uint8_t> bytes);
   reactor& r() const noexcept { return *ep_->r; }
   const Behavior& b() const noexcept { return *ep_->b; }
@@ -107,7 +110,7 @@ class connection final : public io_handle, public WebSocket {
  private:
   void read_some();
   void flush();
-  void notify_close(std::uint16_t code, std::string_view reason);
+  long write_out();  // sends what the kernel takes: 0, or -errno when the peer is gone
   void on_peer_close(std::uint16_t code, std::string_view reason);
   void drop_queued_data();
   void advance_skew(std::size_t sent) noexcept;

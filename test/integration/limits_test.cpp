@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -162,6 +164,35 @@ TEST_F(limits_fixture, BackpressureCloseSends1008) {
   ASSERT_TRUE(run_until(loop, [&] { return !closes.empty(); }));
   EXPECT_EQ(closes[0].first, 1008);
   EXPECT_EQ(f.last, zws::send_status::dropped);
+}
+
+TEST_F(limits_fixture, OnCloseFromInsideASendMayEditTheApplicationsList) {
+  std::set<zws::WebSocket*> room;
+  server.route("/", {
+      .on_open = [&](zws::WebSocket& ws) { room.insert(&ws); },
+      .on_close = [&](zws::WebSocket& ws, std::uint16_t c, std::string_view r) {
+        room.erase(&ws);  // while the timer below may be iterating over `room`
+        closes.emplace_back(c, r);
+      },
+      .max_backpressure = 64 * 1024,
+  });
+  listen();
+  std::vector<std::unique_ptr<raw_peer>> peers;
+  for (int i = 0; i < 3; ++i) {
+    peers.push_back(std::make_unique<raw_peer>(loop, server.port()));
+    int small = 4096;
+    ::setsockopt(peers.back()->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    peers.back()->handshake();
+  }
+  ASSERT_TRUE(run_until(loop, [&] { return room.size() == 3; }));
+  std::string chunk(64 * 1024, 'z');
+  auto timer = loop.set_interval(1ms, [&] {
+    for (zws::WebSocket* ws : room) ws->send_binary(chunk);
+  });
+  ASSERT_TRUE(run_until(loop, [&] { return closes.size() == 3; }));
+  loop.cancel(timer);
+  for (auto& c : closes) EXPECT_EQ(c.first, 1008);
+  EXPECT_TRUE(room.empty());
 }
 
 TEST_F(limits_fixture, BackpressureDropNewBoundsTheQueueAndDrains) {

@@ -205,6 +205,27 @@ TEST_F(protocol_fixture, FramesPipelinedWithTheHandshakeAreRead) {
   EXPECT_EQ(f->payload, "early");
 }
 
+TEST_F(protocol_fixture, RandomBytesAfterTheHandshakeNeverHurtTheServer) {
+  std::uint32_t seed = 12345;
+  auto next = [&seed] {
+    seed = seed * 1664525u + 1013904223u;
+    return seed >> 8;
+  };
+  for (int round = 0; round < 40; ++round) {
+    raw_peer p(loop, server.port());
+    p.handshake();
+    std::string junk;
+    // Half the rounds start with a plausible masked header, so the reader gets deep.
+    if (round % 2 == 0) junk = client_frame(round % 4 == 0 ? opcode::text : opcode::binary, "ok", round % 3 != 0);
+    std::size_t n = 1 + next() % 2000;
+    for (std::size_t i = 0; i < n; ++i) junk += static_cast<char>(next() & 0xFF);
+    p.write(junk);
+    p.read_until([](const std::string&) { return false; }, 10ms);
+  }
+  run_until(loop, [] { return false; }, 50ms);
+  expect_others_unaffected();
+}
+
 TEST_F(protocol_fixture, HandshakeSentByteByByte) {
   raw_peer p(loop, server.port());
   std::string req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -206,8 +208,14 @@ TEST(Server, TypedUserDataFromUpgrade) {
 TEST(Server, RunThreadsAndStopClosesEveryoneWith1001) {
   zws::Server server;
   std::atomic<int> server_opens{0};
+  std::mutex threads_mutex;
+  std::set<std::thread::id> threads;
   zws::Behavior b = echo();
-  b.on_open = [&](zws::WebSocket&) { ++server_opens; };
+  b.on_open = [&](zws::WebSocket&) {
+    ++server_opens;
+    std::lock_guard lock(threads_mutex);
+    threads.insert(std::this_thread::get_id());
+  };
   server.route("/", b);
   ASSERT_FALSE(server.listen("127.0.0.1", 0));
   std::atomic<bool> finished{false};
@@ -215,6 +223,11 @@ TEST(Server, RunThreadsAndStopClosesEveryoneWith1001) {
     server.run(2);
     finished = true;
   });
+  // Once the first loop runs, every loop's listener exists (run() makes them first).
+  std::atomic<bool> running{false};
+  server.loop().post([&] { running = true; });
+  for (int i = 0; i < 500 && !running; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(running.load());
   zws::Loop loop;
   const int n = 40;
   int echoed = 0, going_away = 0;
@@ -232,6 +245,7 @@ TEST(Server, RunThreadsAndStopClosesEveryoneWith1001) {
   EXPECT_TRUE(run_until(loop, [&] { return finished.load(); }, 3000ms));
   runner.join();
   EXPECT_EQ(server_opens.load(), n);
+  EXPECT_EQ(threads.size(), 2u);  // SO_REUSEPORT spread the connections over both loops
   EXPECT_EQ(server.connections(), 0u);
 }
 
