@@ -513,7 +513,7 @@ TEST_F(Hostile, HundredThousandEmptyContinuationsMakeOneMessage) {
   EXPECT_TRUE(closes.empty());
 }
 
-// BUG (lib/connection.cpp, connection::send_control): control frames skip the
+// BUG (lib/connection.cpp:218, connection::send_control): control frames skip the
 // backpressure check. A peer that sends pings and never reads makes the server
 // queue one pong per ping without bound (max_backpressure 64 KiB, observed tens
 // of MiB); neither the close (1008) policy nor any other engages.
@@ -842,11 +842,27 @@ TEST_F(Hostile, DestroyWhileClientsAreMidHandshakeAndMidMessage) {
   expect_echo(again, "new server");
 }
 
-// BUG (lib/server.cpp, Server::stop): stop() posts `begin_stop` with a raw
+// BUG (lib/server.cpp:220 ~Server, with :172 server_connection_freed): destroyed
+// inside a batch (from a timer, a deferred or posted function on its loop's
+// thread), ~Server closes its connections, but the reactor frees them only after
+// the batch (reap), and their on_free then calls server_connection_freed on the
+// server_loop that ~Server has already freed: heap-use-after-free under ASan.
+TEST_F(Hostile, DISABLED_DestroyFromATimerOnTheLoopIsSafe) {
+  listen(echo());
+  raw_peer p(loop, port());
+  ASSERT_EQ(status_of(p.handshake()), 101);
+  loop.set_timeout(1ms, [this] { server.reset(); });
+  ASSERT_TRUE(run_until(loop, [this] { return server == nullptr; }, 1000ms));
+  idle(20ms);
+  EXPECT_TRUE(p.wait_eof(1000ms));
+  EXPECT_TRUE(closes.empty());
+}
+
+// BUG (lib/server.cpp:345, Server::stop): stop() posts `begin_stop` with a raw
 // server_loop pointer; destroying the Server (on its Loop's thread, as allowed)
 // before the loop runs that post frees the server_loop, and the next batch calls
 // begin_stop on freed memory (heap-use-after-free under ASan). The same holds for
-// Server::broadcast called from another thread.
+// the posts of run() (:311), adopt() (:358) and broadcast() (:386).
 TEST_F(Hostile, DISABLED_StopThenDestroyBeforeTheLoopRunsIsSafe) {
   listen(echo());
   raw_peer p(loop, port());
@@ -899,6 +915,55 @@ TEST_F(Hostile, DISABLED_DeclaredLengthsDoNotReserveMemoryOrKillTheServer) {
   };
   EXPECT_EXIT(child(), ::testing::ExitedWithCode(0), "");
 #endif
+}
+
+TEST_F(Hostile, AdoptedSocketWithPipelinedHostileBytes) {
+  listen(echo());
+  raw_server front;  // the application's own HTTP server
+  raw_peer peer(loop, front.port());
+  int fd = front.accept(loop);
+  ASSERT_GE(fd, 0);
+  // The application read the head plus a frame and a violation; zws takes over
+  // (posted: this thread is not inside a batch).
+  std::thread([&] {
+    EXPECT_FALSE(server->adopt(fd, request() + client_frame(opcode::text, "adopted") + raw_frame(0xC1, "x")));
+  }).join();
+  std::string head = peer.read_until(has_head);
+  ASSERT_EQ(status_of(head), 101);
+  peer.take(head.find("\r\n\r\n") + 4);
+  auto f = peer.read_frame();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->payload, "adopted");
+  expect_close_then_eof(peer, 1002, "RSV1 after adopt");
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].first, 1002);
+}
+
+// BUG (lib/server.cpp:355, Server::adopt): on the loop's thread adopt() calls
+// start_connection inline even outside a batch, so `already_read` is processed
+// outside a batch; a callback that calls terminate() there (on_message here, or
+// on_open) makes reactor::close free the connection at once, and process_frames
+// (lib/connection.cpp:131 `dead()`) / server_handshake (lib/upgrade.cpp:144
+// `c.dead()`) then read the freed connection: heap-use-after-free under ASan.
+TEST_F(Hostile, DISABLED_AdoptOnTheLoopThreadWithATerminatingCallbackIsSafe) {
+  auto b = echo();
+  b.on_message = [this](zws::WebSocket& ws, zws::Message m) {
+    messages.emplace_back(m.data);
+    ws.terminate();
+  };
+  listen(std::move(b));
+  raw_server front;
+  raw_peer peer(loop, front.port());
+  int fd = front.accept(loop);
+  ASSERT_GE(fd, 0);
+  loop.run_once(0ms);  // this thread runs the loop, but is not inside a batch now
+  ASSERT_TRUE(loop.in_loop_thread());
+  EXPECT_FALSE(server->adopt(fd, request() + client_frame(opcode::text, "bye")));
+  idle(20ms);
+  EXPECT_TRUE(peer.wait_eof(1000ms));
+  EXPECT_EQ(messages, std::vector<std::string>{"bye"});
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].first, 1006);
 }
 
 // --- many peers ---------------------------------------------------------------------
