@@ -87,7 +87,7 @@ start_server() {
   port=$(free_port) || { say "e2e: no free port"; return 1; }
   case $name in
     tcp) cmd=(build/tcp_echo --port "$port") ;;
-    zws) cmd=(build/zws-echo --port "$port") ;;
+    zws) cmd=(build/zws-echo --port "$port" --host 127.0.0.1) ;;
     node) cmd=(node bench/node_echo.js "$port") ;;
   esac
   (ulimit -n "$FD_LIMIT" 2>/dev/null; exec "${PIN_SERVER[@]}" "${cmd[@]}") >"$log" 2>&1 &

@@ -169,7 +169,8 @@ timer_id reactor::add_timer(std::chrono::milliseconds delay, std::chrono::millis
                             std::function<void()> fn) {
   timer_id id = next_timer_++;
   timers_.emplace(id, timer_job{std::move(fn), period});
-  heap_.push_back({now_ + delay, id});
+  // Outside a batch the cached time may be old (the loop slept, or has not run yet).
+  heap_.push_back({(in_batch_ ? now_ : clock::now()) + delay, id});
   std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
   return id;
 }
