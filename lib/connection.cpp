@@ -403,7 +403,7 @@ void connection::lost(std::string_view reason) {
 void connection::on_timeout() {
   switch (phase_) {
     case phase::connecting:
-      client_failed(*this, "connect timed out");
+      client_connect_timed_out(*this);
       return;
     case phase::handshake:
       if (ep_->side == role::server) {
