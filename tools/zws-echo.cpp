@@ -62,8 +62,7 @@ options parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   options o = parse(argc, argv);
   zws::Server server;
-  server.route("/", o.echo);
-  server.route("*", o.echo);  // every other path, where the server supports a catch-all
+  server.route("*", o.echo);  // every path
   auto port = static_cast<std::uint16_t>(o.port);
   if (auto err = o.host.empty() ? server.listen(port) : server.listen(o.host, port)) {
     std::fprintf(stderr, "zws-echo: %s\n", err.message().c_str());

@@ -51,10 +51,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: adopt_server PORT\n");
     return 1;
   }
-  zws::Server server;
-  server.route("/adopted", {.on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); }});
-  std::thread loop([&server] { server.run(); });
-
   int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   ::setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -66,6 +62,9 @@ int main(int argc, char** argv) {
     std::perror("adopt_server: bind/listen");
     return 1;
   }
+  zws::Server server;
+  server.route("/adopted", {.on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); }});
+  std::thread loop([&server] { server.run(); });
   std::printf("adopt_server on 127.0.0.1:%s\n", argv[1]);
   std::fflush(stdout);
   for (;;) {

@@ -63,35 +63,47 @@ suite() {  # name, seconds, command...
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Ports come from below the kernel's ephemeral range (where no outgoing
+# connection takes them) and are checked free; a server that still fails to
+# bind (someone took the port meanwhile) is started again on another port.
+eph_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$eph_low" -gt 12000 ] 2>/dev/null || eph_low=32768
 used_ports=" "
 free_port() {  # var: sets it to a loopback port nobody listens on and not yet handed out
   local p
   while :; do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (eph_low - 10000)))
     [[ "$used_ports" == *" $p "* ]] && continue
     port_open "$p" && continue
     used_ports+="$p "; printf -v "$1" %s "$p"; return
   done
 }
 
-wait_port() {  # port, pid: waits up to 10 s for the port to accept, while pid lives
-  for _ in $(seq 200); do
-    port_open "$1" && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.05
+# Starts a server on a free port, in the background, and waits (10 s at most)
+# until it says it is ready: `ready` printed to its log (it prints that only
+# once it listens) and the port accepting. @PORT@ in the command is the port;
+# the port is stored in the variable named `var`. Up to 5 ports are tried.
+start() {  # name, var, ready text, command...
+  local name=$1 var=$2 ready=$3; shift 3
+  local attempt pid port log="$work/$name.log"
+  for attempt in 1 2 3 4 5; do
+    free_port port
+    "${@//@PORT@/$port}" > "$log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 200); do
+      kill -0 "$pid" 2>/dev/null || break
+      if grep -qF -- "$ready" "$log" 2>/dev/null && port_open "$port"; then
+        printf -v "$var" %s "$port"
+        return 0
+      fi
+      sleep 0.05
+    done
+    kill "$pid" 2>/dev/null
+    cp "$log" "$log.attempt$attempt"
   done
+  not_ok "start $name" "$(tail -n 5 "$log" | tr '\n' ' ')"
   return 1
-}
-
-start() {  # name, port, command...: starts a server in the background, waits for its port
-  local name=$1 port=$2; shift 2
-  "$@" > "$work/$name.log" 2>&1 &
-  local pid=$!
-  pids+=("$pid")
-  if ! wait_port "$port" "$pid"; then
-    not_ok "start $name" "$(tail -n 5 "$work/$name.log" | tr '\n' ' ')"
-    return 1
-  fi
 }
 
 wait_log() {  # file, fixed string, seconds: waits for a line to appear in a log
@@ -101,6 +113,25 @@ wait_log() {  # file, fixed string, seconds: waits for a line to appear in a log
     sleep 0.05
   done
   return 1
+}
+
+# SIGTERM stops a server cleanly: a connected zws-cat sees Close 1001, the
+# server exits 0 within 5 s.
+stop_check() {  # name, port, pid
+  local title="$1 stops cleanly on SIGTERM: clients get 1001, exit status 0"
+  mkfifo "$work/stdin.fifo" 2>/dev/null
+  timeout -k 2 15 build/zws-cat --verbose --no-close "ws://127.0.0.1:$2/" < "$work/stdin.fifo" > /dev/null 2> "$work/stop.err" &
+  local cat_pid=$!
+  exec 7> "$work/stdin.fifo"  # holds stdin open, so only the server ends the session
+  wait_log "$work/stop.err" "connected" 5
+  kill -TERM "$3"
+  local rc=1
+  for _ in $(seq 100); do kill -0 "$3" 2>/dev/null || { wait "$3"; rc=$?; break; }; sleep 0.05; done
+  wait "$cat_pid"
+  exec 7>&-
+  rm -f "$work/stdin.fifo"
+  if [ "$rc" -eq 0 ] && grep -q "closed 1001" "$work/stop.err"; then ok "$title"
+  else not_ok "$title" "server status $rc, zws-cat: $(tr '\n' ' ' < "$work/stop.err")"; fi
 }
 
 # --- what we test with -------------------------------------------------------
@@ -119,6 +150,15 @@ command -v chromium >/dev/null && $have_node_ws && have_chromium=true
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$nginx" ] && have_nginx=true
 
+versions="peers:"
+$have_node && versions+=" node $(node --version)"
+$have_node_ws && versions+=", ws $(node -p "require('./$here/node_modules/ws/package.json').version")"
+$have_websocket_node && versions+=", websocket $(node -p "require('./$here/node_modules/websocket/package.json').version")"
+$have_python && versions+=", python3-websockets $(/usr/bin/python3 -c 'import websockets; print(websockets.__version__)')"
+$have_chromium && versions+=", $(chromium --version 2>/dev/null | head -n 1 | cut -d' ' -f1-2)"
+$have_nginx && versions+=", $("$nginx" -v 2>&1 | sed 's#.*/#nginx #')"
+echo "# $versions"
+
 for tool in zws-echo zws-cat zws-chat; do
   [ -x build/$tool ] || { not_ok "build/$tool exists" "run make first"; }
 done
@@ -135,47 +175,70 @@ helpers_ok=true
 for h in route_server adopt_server connect_test; do build_helper $h || helpers_ok=false; done
 
 # --- nginx: one server block per proxied upstream ------------------------------
-nginx_port() {  # var, upstream port: sets var to the port nginx proxies the upstream on
-  free_port "$1"
-  nginx_blocks+="$(sed -n 's/^#  //p' $here/nginx.conf.in | sed -e "s/@LISTEN@/${!1}/" -e "s/@UPSTREAM@/$2/")"$'\n'
-}
+# nginx listens on one port per upstream; proxied VAR UPSTREAM_PORT records
+# that VAR is to hold nginx's port for that upstream once started.
+nginx_upstreams=()
+proxied() { nginx_upstreams+=("$1:$2"); }
 start_nginx() {
-  local prefix=$PWD/$work/nginx
-  rm -rf "$prefix"; mkdir -p "$prefix/tmp"
-  awk -v servers="$nginx_blocks" '/^#--/ { exit } /^@SERVERS@$/ { print servers; next } { print }' $here/nginx.conf.in |
-    sed "s#@PREFIX@#$prefix#g" > "$prefix/nginx.conf"
-  local first; first=$(grep -m1 -o 'listen 127.0.0.1:[0-9]*' "$prefix/nginx.conf" | cut -d: -f2)
-  start nginx "$first" "$nginx" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log"
+  local prefix=$PWD/$work/nginx attempt u var blocks listen first pid
+  for attempt in 1 2 3 4 5; do
+    rm -rf "$prefix"; mkdir -p "$prefix/tmp"
+    blocks="" first=""
+    for u in "${nginx_upstreams[@]}"; do
+      var=${u%%:*}
+      free_port listen
+      printf -v "$var" %s "$listen"
+      first=${first:-$listen}
+      blocks+="$(sed -n 's/^#  //p' $here/nginx.conf.in | sed -e "s/@LISTEN@/$listen/" -e "s/@UPSTREAM@/${u#*:}/")"$'\n'
+    done
+    awk -v servers="$blocks" '/^#--/ { exit } /^@SERVERS@$/ { print servers; next } { print }' $here/nginx.conf.in |
+      sed "s#@PREFIX@#$prefix#g" > "$prefix/nginx.conf"
+    "$nginx" -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" > "$work/nginx.log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    # nginx binds every port before it serves any: all of them are its own
+    # once the first accepts and it is still alive a moment later.
+    for _ in $(seq 200); do
+      kill -0 "$pid" 2>/dev/null || break
+      if port_open "$first"; then
+        sleep 0.2
+        kill -0 "$pid" 2>/dev/null && return 0
+        break
+      fi
+      sleep 0.05
+    done
+    kill "$pid" 2>/dev/null
+  done
+  not_ok "start nginx" "$(tail -n 5 "$prefix/error.log" "$work/nginx.log" 2>/dev/null | tr '\n' ' ')"
+  return 1
 }
-nginx_blocks=""
 
 # --- zws servers ---------------------------------------------------------------
-free_port echo_port; free_port limit_port; free_port route_port; free_port adopt_port
-start zws-echo "$echo_port" build/zws-echo --host 127.0.0.1 --port "$echo_port"
-start zws-echo-limit "$limit_port" build/zws-echo --host 127.0.0.1 --port "$limit_port" --max-message 1024
+start zws-echo echo_port "listening on" build/zws-echo --host 127.0.0.1 --port @PORT@
+start zws-echo-limit limit_port "listening on" build/zws-echo --host 127.0.0.1 --port @PORT@ --max-message 1024
 if $helpers_ok; then
-  start route_server "$route_port" $work/route_server "$route_port"
-  start adopt_server "$adopt_port" $work/adopt_server "$adopt_port"
+  start route_server route_port "route_server on" $work/route_server @PORT@ || helpers_ok=false
+  start adopt_server adopt_port "adopt_server on" $work/adopt_server @PORT@ || helpers_ok=false
 fi
 
 # --- peer servers for the zws clients ------------------------------------------
-if $have_node_ws; then free_port node_port; start node-server "$node_port" node $here/ws_server.js "$node_port"; fi
-if $have_python; then free_port py_port; start python-server "$py_port" /usr/bin/python3 $here/py_server.py "$py_port"; fi
+if $have_node_ws; then start node-server node_port listening node $here/ws_server.js @PORT@ || have_node_ws=false; fi
+if $have_python; then start python-server py_port listening /usr/bin/python3 $here/py_server.py @PORT@ || have_python=false; fi
 
 if $have_nginx; then
-  nginx_port nx_echo "$echo_port"; nginx_port nx_limit "$limit_port"; nginx_port nx_route "$route_port"
-  $have_node_ws && nginx_port nx_node "$node_port"
-  $have_python && nginx_port nx_py "$py_port"
+  proxied nx_echo "$echo_port"; proxied nx_limit "$limit_port"; proxied nx_route "$route_port"
+  $have_node_ws && proxied nx_node "$node_port"
+  $have_python && proxied nx_py "$py_port"
   start_nginx || have_nginx=false
 fi
 
 direct() { echo "ws://127.0.0.1:$echo_port/ ws://127.0.0.1:$limit_port/ ws://127.0.0.1:$route_port"; }
-proxied() { echo "ws://127.0.0.1:$nx_echo/ ws://127.0.0.1:$nx_limit/ ws://127.0.0.1:$nx_route"; }
+via_nginx() { echo "ws://127.0.0.1:$nx_echo/ ws://127.0.0.1:$nx_limit/ ws://127.0.0.1:$nx_route"; }
 
 # --- zws server <- clients we did not write -------------------------------------
 for via in direct nginx; do
   if [ $via = nginx ] && ! $have_nginx; then missing_peer "zws server <- clients through nginx" "nginx not found"; continue; fi
-  urls=$([ $via = direct ] && direct || proxied)
+  urls=$([ $via = direct ] && direct || via_nginx)
   tag=$([ $via = nginx ] && echo "+nginx" || true)
   if $have_node_ws; then suite "node-ws$tag" 240 node $here/ws_client.js ws "node-ws$tag" $urls
   else missing_peer "node-ws$tag" "node or node_modules/ws missing"; fi
@@ -193,6 +256,15 @@ done
 if $have_node_ws; then
   suite routing 60 node $here/route_check.js "ws://127.0.0.1:$route_port" "ws://127.0.0.1:$adopt_port"
 else missing_peer routing "node ws missing"; fi
+
+# --- zws-echo's own options ------------------------------------------------------
+if $have_node_ws; then
+  if start zws-echo-options opt_port "listening on" build/zws-echo --host 127.0.0.1 --port @PORT@ \
+       --threads 2 --handshake-timeout 1 --idle-timeout 1; then
+    suite zws-echo-options 60 node $here/echo_options.js "ws://127.0.0.1:$opt_port/"
+    stop_check "zws-echo" "$opt_port" "${pids[${#pids[@]}-1]}"
+  fi
+else missing_peer "zws-echo options" "node ws missing"; fi
 
 # --- zws clients -> servers we did not write ------------------------------------
 targets=()
@@ -213,8 +285,7 @@ done
 
 # --- the chat demo in two browser pages ------------------------------------------
 if $have_chromium && [ -x build/zws-chat ]; then
-  free_port chat_port
-  if start zws-chat "$chat_port" build/zws-chat --host 127.0.0.1 --port "$chat_port"; then
+  if start zws-chat chat_port "open http" build/zws-chat --host 127.0.0.1 --port @PORT@; then
     suite chat 120 node $here/cdp.js chat chat "http://127.0.0.1:$chat_port/" "$PWD/build/chat-screenshot.png"
     suite chat-backpressure 90 node $here/chat_check.js "ws://127.0.0.1:$chat_port/chat"
   fi

