@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "zws/loop.hpp"
@@ -32,6 +33,8 @@ struct Response {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  // More header fields (Cache-Control ...). No CR or LF inside.
+  std::vector<std::pair<std::string, std::string>> headers{};
 };
 
 namespace detail {

@@ -80,6 +80,7 @@ TEST(Server, OnHttpServesPlainRequests) {
       return;
     }
     resp.content_type = "text/html";
+    resp.headers = {{"Cache-Control", "no-store"}};
     resp.body = "<h1>hi</h1>";
   });
   ASSERT_FALSE(server.listen("127.0.0.1", 0));
@@ -89,6 +90,7 @@ TEST(Server, OnHttpServesPlainRequests) {
   std::string r = p.buffered();
   EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
   EXPECT_NE(r.find("Content-Type: text/html"), std::string::npos);
+  EXPECT_NE(r.find("\r\nCache-Control: no-store\r\n"), std::string::npos);
   EXPECT_EQ(r.substr(r.size() - 11), "<h1>hi</h1>");
   raw_peer q(loop, server.port());
   q.write("GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
