@@ -49,8 +49,9 @@ class Server {
   // loops of its own for threads beyond the first.
   explicit Server(Loop& loop);
   ~Server();
-  // Destroy only after run() has returned (or, on the caller's loop, from its
-  // thread); open connections are cut without callbacks.
+  // Destroy only after run() has returned, or, on the caller's loop, on its
+  // thread (a callback of the loop is fine); open connections are cut without
+  // callbacks.
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 

@@ -251,6 +251,30 @@ TEST(Server, RunThreadsAndStopClosesEveryoneWith1001) {
   EXPECT_EQ(server.connections(), 0u);
 }
 
+TEST(Server, DestroyedFromInsideALoopCallback) {
+  zws::Loop loop;
+  auto server = std::make_unique<zws::Server>(loop);
+  bool destroyed = false;
+  server->route("/", {.on_message = [&](zws::WebSocket&, zws::Message) {
+    loop.defer([&] {
+      server.reset();  // still inside the batch: connections are freed after it
+      destroyed = true;
+    });
+  }});
+  ASSERT_FALSE(server->listen("127.0.0.1", 0));
+  int closed = 0;
+  for (int i = 0; i < 3; ++i) {
+    zws::connect(loop, url(server->port()), {
+        .on_open = [i](zws::WebSocket& ws) {
+          if (i == 2) ws.send_text("now");
+        },
+        .on_close = [&](zws::WebSocket&, std::uint16_t, std::string_view) { ++closed; },
+        .on_error = [&](std::string_view) { ++closed; },  // if cut before its 101
+    });
+  }
+  ASSERT_TRUE(run_until(loop, [&] { return destroyed && closed == 3; }));
+}
+
 TEST(Server, StopBeforeAnyConnectionReturnsPromptly) {
   zws::Server server;
   server.route("/", {});
