@@ -259,7 +259,8 @@ for s in "${ORDER[@]}"; do
 done
 
 # --- table (also kept in build/e2e/table.md) ---------------------------------------
-exec > >(tee "$OUT/table.md")
+exec {STDOUT}>&1 > >(tee "$OUT/table.md")
+TEE_PID=$!
 cell() {  # server scenario metric decimals -> "value (ratio to raw)"
   local v=${R[$1,$2,$3]:-}
   [ -n "$v" ] || { echo "-"; return; }
@@ -314,4 +315,6 @@ echo "- verification/connect errors over all throughput runs: $errors (details i
 requested() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
 if requested zws && [ -z "${AVAILABLE[zws]:-}" ]; then echo "- zws-echo was not measured: build/zws-echo does not exist yet"; fi
 if requested node && [ -z "${AVAILABLE[node]:-}" ]; then echo "- Node ws was not measured: node or the ws package is missing"; fi
+exec >&"$STDOUT"  # closes tee's input; let it finish before returning
+wait "$TEE_PID" 2>/dev/null
 exit 0

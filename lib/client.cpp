@@ -90,6 +90,12 @@ void client_on_connecting(connection& c, unsigned events) {
   send_request(c);
 }
 
+void client_connect_timed_out(connection& c) {
+  client_endpoint& ep = client_of(c);
+  ep.last_error = "connect " + ep.current.to_string() + ": timed out";
+  if (!try_next(c)) client_failed(c, ep.last_error);
+}
+
 std::size_t client_handshake(connection& c, std::span<std::uint8_t> bytes) {
   client_endpoint& ep = client_of(c);
   http::response_parser parser;

@@ -45,7 +45,10 @@ void connection::read_some() {
     const bool owned = !in_.empty();
     std::span<std::uint8_t> target;
     if (owned) {
-      std::size_t want = std::max<std::size_t>(min_read, need_ > in_.size() ? need_ - in_.size() : 0);
+      // Grow with what actually arrives (at most doubling), never with what a
+      // frame header merely announces: 14 bytes must not cost 16 MiB.
+      std::size_t remaining = need_ > in_.size() ? need_ - in_.size() : 0;
+      std::size_t want = std::max(min_read, std::min(remaining, in_.size()));
       target = {in_.prepare(want), want};
     } else {
       target = r().recv_buffer();
@@ -92,7 +95,6 @@ void connection::consume_input(std::span<std::uint8_t> bytes, bool owned) {
   } else if (used < bytes.size()) {
     in_.append(bytes.subspan(used));
   }
-  if (need_ > in_.size() && !in_.empty()) in_.prepare(need_ - in_.size());
 }
 
 std::size_t connection::process_frames(std::span<std::uint8_t> bytes) {
@@ -403,7 +405,7 @@ void connection::lost(std::string_view reason) {
 void connection::on_timeout() {
   switch (phase_) {
     case phase::connecting:
-      client_failed(*this, "connect timed out");
+      client_connect_timed_out(*this);
       return;
     case phase::handshake:
       if (ep_->side == role::server) {

@@ -123,6 +123,7 @@ std::size_t server_handshake(connection& c, std::span<std::uint8_t> bytes);
 void server_connection_freed(connection& c);
 void server_connection_closed(connection& c);
 void client_on_connecting(connection& c, unsigned events);
+void client_connect_timed_out(connection& c);
 std::size_t client_handshake(connection& c, std::span<std::uint8_t> bytes);
 void client_failed(connection& c, std::string reason);
 void client_freed(connection& c);

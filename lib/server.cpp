@@ -152,13 +152,19 @@ void server_loop::close_all(bool notify) {
   signals = nullptr;
   r().for_each_slot([&](void* object) {
     auto* c = static_cast<connection*>(static_cast<io_handle*>(object));
-    if (c->ep_->server != this || c->dead()) return;
+    if (c->ep_->server != this) return;
     if (notify) {
-      c->terminate("server stopped");
-    } else {
-      c->opened_ = false;  // the application may be half destroyed: no callbacks
-      c->r().close(c);
+      if (!c->dead()) c->terminate("server stopped");
+      return;
     }
+    // ~Server: no callbacks (the application may be half destroyed), and the
+    // connection must not reach back into this server when it is freed, which
+    // inside a batch happens after the server is gone.
+    static endpoint orphan;
+    c->opened_ = false;
+    r().release_slot(c->slot_);
+    c->ep_ = &orphan;
+    r().close(c);
   });
 }
 

@@ -14,7 +14,9 @@ namespace {
 void write_http_response(buffer& out, const Response& resp) {
   std::string head = "HTTP/1.1 " + std::to_string(resp.status) + " " + std::string(http_reason_phrase(resp.status)) +
                      "\r\nContent-Type: " + resp.content_type + "\r\nContent-Length: " +
-                     std::to_string(resp.body.size()) + "\r\nConnection: close\r\n\r\n";
+                     std::to_string(resp.body.size()) + "\r\nConnection: close\r\n";
+  for (const auto& [name, value] : resp.headers) head += name + ": " + value + "\r\n";
+  head += "\r\n";
   out.append(head);
   out.append(resp.body);
 }
@@ -111,7 +113,9 @@ bool upgrade(connection& c, const http::request& req, std::size_t head_size) {
       protocol = ep->protocols[i];
     }
   }
-  write_upgrade_response(c.out_, *req.headers.find("Sec-WebSocket-Key"), protocol);
+  std::vector<http::header> extra;
+  for (const auto& [name, value] : up.headers()) extra.push_back({name, value});
+  write_upgrade_response(c.out_, *req.headers.find("Sec-WebSocket-Key"), protocol, extra);
   c.set_user_data(up.data().release());
   if (is_wildcard(route->path)) c.keep_path(req.path);
   ++ep->route->open;

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "zws/loop.hpp"
@@ -32,6 +33,8 @@ struct Response {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  // More header fields (Cache-Control ...). No CR or LF inside.
+  std::vector<std::pair<std::string, std::string>> headers{};
 };
 
 namespace detail {
@@ -46,8 +49,9 @@ class Server {
   // loops of its own for threads beyond the first.
   explicit Server(Loop& loop);
   ~Server();
-  // Destroy only after run() has returned (or, on the caller's loop, from its
-  // thread); open connections are cut without callbacks.
+  // Destroy only after run() has returned, or, on the caller's loop, on its
+  // thread (a callback of the loop is fine); open connections are cut without
+  // callbacks.
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 

@@ -114,6 +114,10 @@ class Upgrade {
   void protocol(std::string_view name) noexcept { wanted_protocol_ = name; }
   std::string_view protocol() const noexcept { return wanted_protocol_; }
 
+  // Adds a header to the 101 response (Set-Cookie ...). No CR or LF inside.
+  void header(std::string name, std::string value) { headers_.emplace_back(std::move(name), std::move(value)); }
+  const std::vector<std::pair<std::string, std::string>>& headers() const noexcept { return headers_; }
+
   // Attaches user data, moved into the WebSocket (see WebSocket::data).
   template <class T, class... A>
   T& emplace(A&&... args) {
@@ -128,6 +132,7 @@ class Upgrade {
   int status_ = 0;
   std::string text_;
   std::string_view wanted_protocol_;
+  std::vector<std::pair<std::string, std::string>> headers_;
   std::unique_ptr<detail::user_box> data_;
 };
 

@@ -184,6 +184,14 @@ TEST_F(protocol_fixture, UnknownPathGets404AndPlainHttpGets426) {
   EXPECT_EQ(answer.rfind("HTTP/1.1 426", 0), 0u) << answer;
 }
 
+TEST_F(protocol_fixture, UpgradeCanAddResponseHeaders) {
+  server.route("/cookie", {.on_upgrade = [](const zws::Request&, zws::Upgrade& up) { up.header("Set-Cookie", "a=b"); }});
+  raw_peer p(loop, server.port());
+  std::string head = p.handshake("/cookie");
+  EXPECT_NE(head.find(" 101 "), std::string::npos);
+  EXPECT_NE(head.find("\r\nSet-Cookie: a=b\r\n"), std::string::npos) << head;
+}
+
 TEST_F(protocol_fixture, BadVersionGets426WithVersionHeader) {
   raw_peer p(loop, server.port());
   p.write("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -80,6 +80,7 @@ TEST(Server, OnHttpServesPlainRequests) {
       return;
     }
     resp.content_type = "text/html";
+    resp.headers = {{"Cache-Control", "no-store"}};
     resp.body = "<h1>hi</h1>";
   });
   ASSERT_FALSE(server.listen("127.0.0.1", 0));
@@ -89,6 +90,7 @@ TEST(Server, OnHttpServesPlainRequests) {
   std::string r = p.buffered();
   EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << r;
   EXPECT_NE(r.find("Content-Type: text/html"), std::string::npos);
+  EXPECT_NE(r.find("\r\nCache-Control: no-store\r\n"), std::string::npos);
   EXPECT_EQ(r.substr(r.size() - 11), "<h1>hi</h1>");
   raw_peer q(loop, server.port());
   q.write("GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -247,6 +249,30 @@ TEST(Server, RunThreadsAndStopClosesEveryoneWith1001) {
   EXPECT_EQ(server_opens.load(), n);
   EXPECT_EQ(threads.size(), 2u);  // SO_REUSEPORT spread the connections over both loops
   EXPECT_EQ(server.connections(), 0u);
+}
+
+TEST(Server, DestroyedFromInsideALoopCallback) {
+  zws::Loop loop;
+  auto server = std::make_unique<zws::Server>(loop);
+  bool destroyed = false;
+  server->route("/", {.on_message = [&](zws::WebSocket&, zws::Message) {
+    loop.defer([&] {
+      server.reset();  // still inside the batch: connections are freed after it
+      destroyed = true;
+    });
+  }});
+  ASSERT_FALSE(server->listen("127.0.0.1", 0));
+  int closed = 0;
+  for (int i = 0; i < 3; ++i) {
+    zws::connect(loop, url(server->port()), {
+        .on_open = [i](zws::WebSocket& ws) {
+          if (i == 2) ws.send_text("now");
+        },
+        .on_close = [&](zws::WebSocket&, std::uint16_t, std::string_view) { ++closed; },
+        .on_error = [&](std::string_view) { ++closed; },  // if cut before its 101
+    });
+  }
+  ASSERT_TRUE(run_until(loop, [&] { return destroyed && closed == 3; }));
 }
 
 TEST(Server, StopBeforeAnyConnectionReturnsPromptly) {

@@ -115,6 +115,25 @@ wait_log() {  # file, fixed string, seconds: waits for a line to appear in a log
   return 1
 }
 
+# SIGTERM stops a server cleanly: a connected zws-cat sees Close 1001, the
+# server exits 0 within 5 s.
+stop_check() {  # name, port, pid
+  local title="$1 stops cleanly on SIGTERM: clients get 1001, exit status 0"
+  mkfifo "$work/stdin.fifo" 2>/dev/null
+  timeout -k 2 15 build/zws-cat --verbose --no-close "ws://127.0.0.1:$2/" < "$work/stdin.fifo" > /dev/null 2> "$work/stop.err" &
+  local cat_pid=$!
+  exec 7> "$work/stdin.fifo"  # holds stdin open, so only the server ends the session
+  wait_log "$work/stop.err" "connected" 5
+  kill -TERM "$3"
+  local rc=1
+  for _ in $(seq 100); do kill -0 "$3" 2>/dev/null || { wait "$3"; rc=$?; break; }; sleep 0.05; done
+  wait "$cat_pid"
+  exec 7>&-
+  rm -f "$work/stdin.fifo"
+  if [ "$rc" -eq 0 ] && grep -q "closed 1001" "$work/stop.err"; then ok "$title"
+  else not_ok "$title" "server status $rc, zws-cat: $(tr '\n' ' ' < "$work/stop.err")"; fi
+}
+
 # --- what we test with -------------------------------------------------------
 # CI must have every peer: install what is missing (install.sh is idempotent
 # and quick when all is there), in case .ci/run did not do it already.
@@ -237,6 +256,15 @@ done
 if $have_node_ws; then
   suite routing 60 node $here/route_check.js "ws://127.0.0.1:$route_port" "ws://127.0.0.1:$adopt_port"
 else missing_peer routing "node ws missing"; fi
+
+# --- zws-echo's own options ------------------------------------------------------
+if $have_node_ws; then
+  if start zws-echo-options opt_port "listening on" build/zws-echo --host 127.0.0.1 --port @PORT@ \
+       --threads 2 --handshake-timeout 1 --idle-timeout 1; then
+    suite zws-echo-options 60 node $here/echo_options.js "ws://127.0.0.1:$opt_port/"
+    stop_check "zws-echo" "$opt_port" "${pids[${#pids[@]}-1]}"
+  fi
+else missing_peer "zws-echo options" "node ws missing"; fi
 
 # --- zws clients -> servers we did not write ------------------------------------
 targets=()

@@ -100,7 +100,7 @@ struct stream_image {
 };
 
 // ---------------------------------------------------------------------------
-// Random bytes for mask keys and handshake keys, drawn from getrandom() 4 KiB
+// Random bytes for mask keys and handshake keys, drawn from getrandom() 64 KiB
 // at a time so that a fresh key per frame costs a copy, not a syscall.
 
 class random_pool {
@@ -132,7 +132,7 @@ class random_pool {
     }
     pos_ = 0;
   }
-  std::uint8_t buf_[4096];
+  std::uint8_t buf_[64 * 1024];
   std::size_t pos_ = sizeof buf_;
 };
 
