@@ -961,6 +961,50 @@ TEST_F(Hostile, DISABLED_AdoptOnTheLoopThreadWithATerminatingCallbackIsSafe) {
   EXPECT_EQ(closes[0].first, 1006);
 }
 
+// BUG (lib/reactor.cpp:66 reactor::close, with :297 serve_ready): a connection
+// that used its read budget is put on the ready list for the next batch
+// (read_later). If it is closed later in the same batch (a posted or deferred
+// function, a user timer, a failed flush in run_flushes, or its close/draining
+// deadline in run_wheel while the peer floods), reap() frees it, but
+// it stays on ready_, and the next batch's serve_ready writes its flags and
+// calls on_io on freed memory: heap-use-after-free under ASan.
+// The server socket is adopted with a large SO_RCVBUF so that 3 MiB wait in the
+// kernel and the budget (4 reads of up to 256 KiB) surely runs out.
+TEST_F(Hostile, DISABLED_ClosingAConnectionWhoseReadBudgetRanOutIsSafe) {
+  int count = 0;
+  zws::WebSocket::Handle handle;
+  listen({.on_open = [&](zws::WebSocket& ws) { handle = ws.handle(); },
+          .on_message = [&](zws::WebSocket&, zws::Message) { ++count; },
+          .on_close = [this](zws::WebSocket&, std::uint16_t c,
+                             std::string_view r) { closes.emplace_back(c, std::string(r)); }});
+  raw_server front;
+  raw_peer peer(loop, front.port());
+  int fd = front.accept(loop);
+  ASSERT_GE(fd, 0);
+  int big = 4 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  std::thread([&] { EXPECT_FALSE(server->adopt(fd, request())); }).join();
+  ASSERT_TRUE(run_until(loop, [&] { return bool(handle); }));
+  std::string frames;
+  for (int i = 0; i < 48; ++i) frames += client_frame(opcode::binary, std::string(64 * 1024, 'f'));
+  std::size_t queued = 0;
+  while (queued < frames.size()) {
+    ssize_t n = ::send(peer.fd(), frames.data() + queued, frames.size() - queued, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    queued += static_cast<std::size_t>(n);
+  }
+  ASSERT_GE(queued, std::size_t{3} << 20) << "the kernel did not queue enough";
+  // Read budget runs out in this batch (dispatch, then the ready list); the
+  // posted terminate runs after that, in the same batch.
+  handle.post([](zws::WebSocket& ws) { ws.terminate(); });
+  loop.run_once(100ms);
+  loop.run_once(10ms);  // serve_ready of the next batch
+  idle(20ms);
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].first, 1006);
+  EXPECT_GT(count, 0);
+}
+
 // --- many peers ---------------------------------------------------------------------
 
 TEST_F(Hostile, AThousandHalfHandshakesDoNotStarveAGoodOneAndAllTimeOut) {
