@@ -417,6 +417,17 @@ TEST_F(Hostile, ValidCloseCodesAreEchoedAndReported) {
     ASSERT_TRUE(run_until(loop, [&] { return closes.size() == 1; }));
     EXPECT_EQ(closes[0], std::make_pair(code, std::string("r")));
   }
+  // The longest reason a Close can carry (123 bytes), multi-byte UTF-8 at its end.
+  closes.clear();
+  {
+    raw_peer p(loop, port());
+    ASSERT_EQ(status_of(p.handshake()), 101);
+    const std::string reason = std::string(120, 'r') + "\xe2\x82\xac";
+    ASSERT_TRUE(p.write(raw_frame(0x88, close_payload(3001, reason))));
+    expect_close_then_eof(p, 3001, "123-byte reason");
+    ASSERT_TRUE(run_until(loop, [&] { return closes.size() == 1; }));
+    EXPECT_EQ(closes[0], std::make_pair(std::uint16_t{3001}, reason));
+  }
   // An empty Close: answered empty, reported as 1005.
   closes.clear();
   raw_peer p(loop, port());
@@ -883,7 +894,8 @@ TEST_F(Hostile, DeclaredLengthsDoNotReserveMemoryOrKillTheServer) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "RLIMIT_AS and ASan's shadow memory do not mix";
 #else
-  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const std::string style = GTEST_FLAG_GET(death_test_style);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // re-exec: no state shared with this process
   auto child = [] {
     zws::Loop l;
     zws::Server s(l);
@@ -909,6 +921,7 @@ TEST_F(Hostile, DeclaredLengthsDoNotReserveMemoryOrKillTheServer) {
     std::_Exit(s.connections() == 32 ? 0 : 5);
   };
   EXPECT_EXIT(child(), ::testing::ExitedWithCode(0), "");
+  GTEST_FLAG_SET(death_test_style, style);
 #endif
 }
 
