@@ -1018,6 +1018,30 @@ TEST_F(Hostile, DISABLED_ClosingAConnectionWhoseReadBudgetRanOutIsSafe) {
   EXPECT_GT(count, 0);
 }
 
+// The same root cause through the flush list (lib/reactor.cpp:314 run_flushes): on
+// the loop's thread outside a batch, broadcast() queues a frame (flush_later), a
+// second broadcast meets the backpressure limit, the write fails on a reset peer,
+// and close_later terminates the connection, which reactor::close frees at once
+// (outside a batch) while it is still on flush_: the next batch touches it.
+TEST_F(Hostile, DISABLED_BroadcastOutsideABatchToAResetPeerIsSafe) {
+  auto b = echo();
+  b.max_backpressure = 1024;
+  listen(std::move(b));
+  raw_peer p(loop, port());
+  ASSERT_EQ(status_of(p.handshake()), 101);
+  ASSERT_TRUE(run_until(loop, [&] { return opens == 1; }));
+  linger lg{1, 0};
+  ::setsockopt(p.fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  p.close();  // RST; the server has not read it yet
+  ASSERT_TRUE(loop.in_loop_thread());
+  server->broadcast("/", std::string(2000, 'a'));  // queued, flush_later
+  server->broadcast("/", std::string(2000, 'b'));  // over the limit: write fails, cut
+  loop.run_once(0ms);
+  idle(20ms);
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].first, 1006);
+}
+
 // --- many peers ---------------------------------------------------------------------
 
 TEST_F(Hostile, AThousandHalfHandshakesDoNotStarveAGoodOneAndAllTimeOut) {
