@@ -16,6 +16,15 @@ constexpr std::size_t min_read = 64 * 1024;
 // Payloads from this size on go out as header + payload in one writev, uncopied,
 // when nothing is queued before them.
 constexpr std::size_t direct_write_min = 16 * 1024;
+// Input read and dropped after our Close before we stop waiting for the peer's
+// (or its EOF) and close, unread bytes or not: the rest of a message that was
+// too big fits, a peer streaming on for close_timeout does not.
+constexpr std::uint32_t discard_budget = 64u << 20;
+// How long a server that failed a connection waits for the peer's Close before
+// sending its FIN anyway (peers that never answer, or only after a long message).
+// Any round trip shorter than this keeps a proxy from seeing our FIN while the
+// client is still answering.
+constexpr std::chrono::milliseconds fin_grace{250};
 
 }  // namespace
 
@@ -40,6 +49,13 @@ void connection::on_io(unsigned events) {
   if (events & (ev::in | ev::hup | ev::err)) read_some();
 }
 
+// Dropped input counts against discard_budget once our Close is out.
+bool connection::over_discard_budget(std::size_t n) noexcept {
+  if (phase_ < phase::closing) return false;
+  discarded_ = static_cast<std::uint32_t>(std::min<std::size_t>(discarded_ + n, discard_budget));
+  return discarded_ >= discard_budget;
+}
+
 void connection::read_some() {
   for (unsigned round = 0; round < reactor::read_budget; ++round) {
     const bool owned = !in_.empty();
@@ -56,6 +72,8 @@ void connection::read_some() {
     long n = net::recv(fd(), target.data(), target.size());
     if (n == -EAGAIN || n == -EWOULDBLOCK) return;
     if (n <= 0) {
+      // A peer that only shut its side down still reads: what it was answered goes.
+      if (n == 0 && !out_.empty()) write_out();
       lost(n == 0 ? "connection closed without a Close frame" : std::strerror(static_cast<int>(-n)));
       return;
     }
@@ -67,14 +85,31 @@ void connection::read_some() {
       consume_input(target.first(static_cast<std::size_t>(n)), false);
     }
     if (dead()) return;
+    if (over_discard_budget(static_cast<std::size_t>(n))) {
+      r().close(this);
+      return;
+    }
     // A short read means the socket is empty: the next edge will tell us more.
-    if (static_cast<std::size_t>(n) < target.size()) return;
+    // Not after a hang-up, whose edge may have been this very one: read on to EOF.
+    if (static_cast<std::size_t>(n) < target.size() && !hung_up()) return;
   }
   r().read_later(this);
 }
 
 void connection::consume_input(std::span<std::uint8_t> bytes, bool owned) {
-  std::size_t used;
+  std::size_t used = take_input(bytes);
+  if (dead()) return;
+  if (owned) {
+    in_.consume(used);
+    if (in_.empty()) in_.release();
+  } else if (used < bytes.size()) {
+    in_.append(bytes.subspan(used));
+  }
+}
+
+// Returns how many bytes are done with; the rest is kept for the next read.
+std::size_t connection::take_input(std::span<std::uint8_t> bytes) {
+  std::size_t used = 0;
   switch (phase_) {
     case phase::handshake:
       used = ep_->side == role::server ? server_handshake(*this, bytes) : client_handshake(*this, bytes);
@@ -84,17 +119,45 @@ void connection::consume_input(std::span<std::uint8_t> bytes, bool owned) {
       used = process_frames(bytes);
       break;
     default:
-      used = bytes.size();  // draining: nothing more is wanted
+      break;
   }
-  if (dead()) return;
-  // After a Close (or an error) the reader is finished and the rest is noise.
-  if (reader_.finished()) used = bytes.size();
-  if (owned) {
-    in_.consume(used);
-    if (in_.empty()) in_.release();
-  } else if (used < bytes.size()) {
-    in_.append(bytes.subspan(used));
+  if (dead()) return bytes.size();
+  switch (phase_) {
+    case phase::lingering:  // from the frame that broke a rule on
+      return used + skip_frames(bytes.subspan(used));
+    case phase::closed:
+    case phase::draining:  // nothing more is wanted
+      return bytes.size();
+    default:
+      return used;
   }
+}
+
+// Lingering: the reader gave up, so frames are only walked by their headers,
+// looking for the peer's Close. Returns the bytes done with: all of them, or up
+// to a header (or a Close frame) that is not complete yet.
+std::size_t connection::skip_frames(std::span<std::uint8_t> bytes) {
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    if (need_ > 0) {
+      std::size_t n = std::min<std::size_t>(need_, bytes.size() - off);
+      need_ -= static_cast<std::uint32_t>(n);
+      off += n;
+      continue;
+    }
+    frame_header h;
+    std::size_t hs = decode_header(bytes.subspan(off), h);
+    if (hs == 0) return off;
+    if (static_cast<opcode>(h.op) == opcode::close) {
+      // Whole, so that closing leaves nothing unread behind it.
+      if (h.payload_length <= max_control_payload && bytes.size() - off < hs + h.payload_length) return off;
+      peer_closed();
+      return bytes.size();
+    }
+    off += hs;
+    need_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(h.payload_length, 0xFFFFFFFFu));
+  }
+  return off;
 }
 
 std::size_t connection::process_frames(std::span<std::uint8_t> bytes) {
@@ -130,7 +193,7 @@ std::size_t connection::process_frames(std::span<std::uint8_t> bytes) {
         fail(e.err);
         return off;
     }
-    if (dead() || phase_ == phase::draining) return off;
+    if (dead() || phase_ > phase::closing) return off;
   }
 }
 
@@ -289,8 +352,13 @@ void connection::flush() {
   if (!out_.empty()) return;
   out_.release();
   out_skew_ = 0;
-  if (phase_ == phase::draining && ep_->side == role::server && !shut_) {
-    // The server closes TCP first (RFC 6455 §7.1.1): our FIN follows the Close.
+  if (ep_->side == role::server && phase_ == phase::closed) {
+    // Both Closes exchanged: the server closes TCP first (RFC 6455 §7.1.1).
+    r().close(this);
+    return;
+  }
+  if (ep_->side == role::server && phase_ == phase::draining && !shut_) {
+    // An HTTP answer: our FIN follows it, and input is read until the peer's.
     shut_ = true;
     net::shutdown_write(fd());
   }
@@ -301,7 +369,7 @@ void connection::flush() {
 }
 
 void connection::on_flush() {
-  if (!out_.empty() || (phase_ == phase::draining && !shut_)) flush();
+  if (!out_.empty() || phase_ == phase::closed || (phase_ == phase::draining && !shut_)) flush();
 }
 
 // --- closing -----------------------------------------------------------------------
@@ -321,8 +389,20 @@ void connection::on_peer_close(std::uint16_t code, std::string_view reason) {
     write_close(out_, code, {}, ep_->side == role::client ? &key : nullptr);
   }
   if (phase_ != phase::open && phase_ != phase::closing) return;
-  drain_and_close(b().close_timeout);
+  peer_closed();
   notify_close(code, reason);
+}
+
+void connection::peer_closed() {
+  phase_ = phase::closed;
+  r().set_deadline(this, b().close_timeout);
+  r().flush_later(this);
+}
+
+void connection::await_close() {
+  phase_ = phase::closing;
+  r().set_deadline(this, b().close_timeout);
+  r().flush_later(this);
 }
 
 void connection::close_later(std::uint16_t code, std::string reason, bool cut) {
@@ -337,7 +417,7 @@ void connection::close_later(std::uint16_t code, std::string reason, bool cut) {
     }
     r().close(this);
   } else {
-    drain_and_close(b().close_timeout);
+    await_close();
     if (!r().in_batch()) {
       notify_close(code, reason);
       return;
@@ -357,9 +437,7 @@ void connection::start_close(std::uint16_t code, std::string_view reason) {
   mask_key key;
   random_bytes(key.bytes, sizeof key.bytes);
   write_close(out_, code, reason, ep_->side == role::client ? &key : nullptr);
-  phase_ = phase::closing;
-  r().set_deadline(this, b().close_timeout);
-  r().flush_later(this);
+  await_close();
 }
 
 void connection::fail(error e) {
@@ -370,7 +448,15 @@ void connection::fail(error e) {
     random_bytes(key.bytes, sizeof key.bytes);
     write_close(out_, code, reason, ep_->side == role::client ? &key : nullptr);
   }
-  drain_and_close(b().close_timeout);
+  if (reader_.finished()) {
+    // A rule broken: the stream cannot be parsed any more, only walked.
+    phase_ = phase::lingering;
+    need_ = 0;
+    r().set_deadline(this, ep_->side == role::server ? std::min(fin_grace, b().close_timeout) : b().close_timeout);
+    r().flush_later(this);
+  } else {
+    await_close();  // idle: the stream is fine, the peer's Close will come through it
+  }
   notify_close(code, reason);
 }
 
@@ -426,6 +512,15 @@ void connection::on_timeout() {
     case phase::closing:
       terminate(describe(error::close_timeout));
       return;
+    case phase::lingering:
+      if (ep_->side == role::server && b().close_timeout > fin_grace) {
+        // No Close came back: our FIN, then input is dropped until the peer's EOF.
+        drain_and_close(b().close_timeout - fin_grace);
+        return;
+      }
+      r().close(this);
+      return;
+    case phase::closed:
     case phase::draining:
       r().close(this);
       return;

@@ -48,6 +48,9 @@ class io_handle {
 
   int fd() const noexcept { return fd_; }
   bool dead() const noexcept { return (flags_ & dead_flag) != 0; }
+  // The peer shut its side down or the connection broke (sticky): a read that
+  // returns less than asked no longer means more input will raise an edge.
+  bool hung_up() const noexcept { return (flags_ & hup_flag) != 0; }
 
   // Readiness (ev:: bits). Called only while the handle is alive.
   virtual void on_io(unsigned events) = 0;
@@ -64,7 +67,7 @@ class io_handle {
 
  private:
   friend class reactor;
-  static constexpr std::uint8_t dead_flag = 1, ready_flag = 2, flush_flag = 4;
+  static constexpr std::uint8_t dead_flag = 1, ready_flag = 2, flush_flag = 4, hup_flag = 8;
 
   io_handle* wnext_ = nullptr;   // timing wheel slot list
   io_handle** wprev_ = nullptr;  // the pointer that points at this handle; null when unlinked
