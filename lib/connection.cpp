@@ -16,6 +16,8 @@ constexpr std::size_t min_read = 64 * 1024;
 // Payloads from this size on go out as header + payload in one writev, uncopied,
 // when nothing is queued before them.
 constexpr std::size_t direct_write_min = 16 * 1024;
+// A cork this full is sent before more is added.
+constexpr std::size_t cork_limit = 256 * 1024;
 // Input read and dropped after our Close before we stop waiting for the peer's
 // (or its EOF) and close, unread bytes or not: the rest of a message that was
 // too big fits, a peer streaming on for close_timeout does not.
@@ -57,6 +59,20 @@ bool connection::over_discard_budget(std::size_t n) noexcept {
 }
 
 void connection::read_some() {
+  r().set_corked(this);
+  read_rounds();
+  r().set_corked(nullptr);
+  if (dead()) {
+    r().cork_buffer().clear();
+    return;
+  }
+  r().set_corked(this);
+  long rc = uncork();
+  r().set_corked(nullptr);
+  if (rc < 0) lost(std::strerror(static_cast<int>(-rc)));
+}
+
+void connection::read_rounds() {
   for (unsigned round = 0; round < reactor::read_budget; ++round) {
     const bool owned = !in_.empty();
     std::span<std::uint8_t> target;
@@ -73,7 +89,7 @@ void connection::read_some() {
     if (n == -EAGAIN || n == -EWOULDBLOCK) return;
     if (n <= 0) {
       // A peer that only shut its side down still reads: what it was answered goes.
-      if (n == 0 && !out_.empty()) write_out();
+      if (n == 0 && uncork() == 0) write_out();
       lost(n == 0 ? "connection closed without a Close frame" : std::strerror(static_cast<int>(-n)));
       return;
     }
@@ -206,22 +222,26 @@ void connection::touch_idle() noexcept {
 
 bool connection::over_backpressure(send_status& status) {
   const Behavior& beh = b();
-  if (beh.max_backpressure != 0 && out_.size() >= beh.max_backpressure && !blocked_) {
+  status = blocked_ ? send_status::queued : send_status::sent;
+  if (beh.max_backpressure == 0 || queued() < beh.max_backpressure) return false;
+  if (!blocked_) {
     // Corked bytes are not backpressure until the kernel refuses them: past the
     // limit the cork is pulled early, so a callback sending in a loop still meets it.
-    if (long rc = write_out(); rc < 0) {
+    long rc = uncork();
+    if (rc == 0) rc = write_out();
+    if (rc < 0) {
       close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);
       status = send_status::dropped;
       return true;
     }
   }
   status = blocked_ ? send_status::queued : send_status::sent;
-  if (!blocked_ || beh.max_backpressure == 0 || out_.size() < beh.max_backpressure) return false;
+  if (!blocked_ || out_.size() < beh.max_backpressure) return false;
   switch (beh.on_backpressure) {
     case backpressure_policy::close: {
       mask_key key;
       random_bytes(key.bytes, sizeof key.bytes);
-      write_close(out_, close_code_of(error::backpressure_exceeded), describe(error::backpressure_exceeded),
+      write_close(output(), close_code_of(error::backpressure_exceeded), describe(error::backpressure_exceeded),
                   ep_->side == role::client ? &key : nullptr);
       close_later(close_code_of(error::backpressure_exceeded), std::string(describe(error::backpressure_exceeded)),
                   false);
@@ -246,51 +266,112 @@ send_status connection::send_message(opcode op, std::span<const std::uint8_t> pa
   if (ep_->side == role::client) {
     mask_key key;
     random_bytes(key.bytes, sizeof key.bytes);
-    write_frame(out_, op, payload, &key);
-  } else if (out_.empty() && !blocked_ && payload.size() >= direct_write_min) {
-    frame_head head = make_frame_head(op, payload.size());
-    iovec iov[2] = {{head.bytes, head.size}, {const_cast<std::uint8_t*>(payload.data()), payload.size()}};
-    long n = net::sendv(fd(), iov, 2);
-    std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
-    if (sent == head.size + payload.size()) return status;
-    // The rest waits for EPOLLOUT (or, on an error, for the flush to report it).
-    if (sent < head.size) {
-      out_.append(head.bytes + sent, head.size - sent);
-      sent = head.size;
-    }
-    out_.append(payload.subspan(sent - head.size));
-    out_skew_ = static_cast<std::uint32_t>(out_.size());
-    if (n == -EAGAIN || n >= 0) {
-      blocked_ = true;
-      return send_status::queued;
-    }
-  } else {
-    write_frame(out_, op, payload);
+    buffer& to = output();
+    write_frame(to, op, payload, &key);
+    wrote(to);
+    return status;
   }
-  r().flush_later(this);
+  if (payload.size() >= direct_write_min) {
+    // What is corked goes first; then header and payload in one writev, uncopied.
+    if (long rc = uncork(); rc < 0) {
+      close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);
+      return send_status::dropped;
+    }
+    if (out_.empty() && !blocked_) return send_direct(op, payload, status);
+  }
+  buffer& to = output();
+  write_frame(to, op, payload);
+  wrote(to);
   return status;
+}
+
+send_status connection::send_direct(opcode op, std::span<const std::uint8_t> payload, send_status status) {
+  frame_head head = make_frame_head(op, payload.size());
+  iovec iov[2] = {{head.bytes, head.size}, {const_cast<std::uint8_t*>(payload.data()), payload.size()}};
+  long n = net::sendv(fd(), iov, 2);
+  std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+  if (sent == head.size + payload.size()) return status;
+  // The rest waits for EPOLLOUT (or, on an error, for the flush to report it).
+  if (sent < head.size) {
+    out_.append(head.bytes + sent, head.size - sent);
+    sent = head.size;
+  }
+  out_.append(payload.subspan(sent - head.size));
+  out_skew_ = static_cast<std::uint32_t>(out_.size());
+  r().flush_later(this);
+  if (n == -EAGAIN || n >= 0) {
+    blocked_ = true;
+    return send_status::queued;
+  }
+  return status;
+}
+
+buffer& connection::output() noexcept {
+  return out_.empty() && r().corked() == this ? r().cork_buffer() : out_;
+}
+
+std::size_t connection::queued() const noexcept {
+  return out_.size() + (r().corked() == this ? r().cork_buffer().size() : 0);
+}
+
+void connection::wrote(buffer& to) {
+  if (&to == &out_) {
+    r().flush_later(this);
+    return;
+  }
+  if (to.size() < cork_limit) return;
+  if (long rc = uncork(); rc < 0) close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);
+}
+
+long connection::uncork() {
+  if (r().corked() != this) return 0;
+  buffer& cork = r().cork_buffer();
+  if (cork.empty()) return 0;
+  long n = 0;
+  if (out_.empty() && !blocked_) {
+    n = net::send(fd(), cork.data(), cork.size());
+    if (n == static_cast<long>(cork.size())) {
+      cork.clear();
+      return 0;
+    }
+  }
+  // Partly taken: the rest queues in out_ (whose first frame may be half sent).
+  out_.append(cork.bytes());
+  cork.clear();
+  r().flush_later(this);
+  if (n > 0) {
+    advance_skew(static_cast<std::size_t>(n));
+    out_.consume(static_cast<std::size_t>(n));
+  }
+  if (n >= 0 || n == -EAGAIN || n == -EWOULDBLOCK) {
+    blocked_ = blocked_ || n >= 0 || n == -EAGAIN || n == -EWOULDBLOCK;
+    return 0;
+  }
+  return n;
 }
 
 send_status connection::send_encoded(opcode, std::span<const std::uint8_t> frame) {
   if (phase_ != phase::open) return send_status::dropped;
   send_status status;
   if (over_backpressure(status)) return status;
-  out_.append(frame);
-  r().flush_later(this);
+  buffer& to = output();
+  to.append(frame);
+  wrote(to);
   return status;
 }
 
 send_status connection::send_control(opcode op, std::string_view payload) {
   if (phase_ != phase::open || payload.size() > max_control_payload) return send_status::dropped;
   send_status status = blocked_ ? send_status::queued : send_status::sent;
+  buffer& to = output();
   if (ep_->side == role::client) {
     mask_key key;
     random_bytes(key.bytes, sizeof key.bytes);
-    write_frame(out_, op, payload, &key);
+    write_frame(to, op, payload, &key);
   } else {
-    write_frame(out_, op, payload);
+    write_frame(to, op, payload);
   }
-  r().flush_later(this);
+  wrote(to);
   return status;
 }
 
@@ -386,7 +467,7 @@ void connection::on_peer_close(std::uint16_t code, std::string_view reason) {
     // Echo the code (RFC 6455 §5.5.1); 1005 travels as an empty payload.
     mask_key key;
     random_bytes(key.bytes, sizeof key.bytes);
-    write_close(out_, code, {}, ep_->side == role::client ? &key : nullptr);
+    write_close(output(), code, {}, ep_->side == role::client ? &key : nullptr);
   }
   if (phase_ != phase::open && phase_ != phase::closing) return;
   peer_closed();
@@ -436,7 +517,7 @@ void connection::start_close(std::uint16_t code, std::string_view reason) {
   if (code != close_code::no_status && !is_valid_close_code(code)) code = close_code::normal;
   mask_key key;
   random_bytes(key.bytes, sizeof key.bytes);
-  write_close(out_, code, reason, ep_->side == role::client ? &key : nullptr);
+  write_close(output(), code, reason, ep_->side == role::client ? &key : nullptr);
   await_close();
 }
 
@@ -446,7 +527,7 @@ void connection::fail(error e) {
   if (phase_ == phase::open) {
     mask_key key;
     random_bytes(key.bytes, sizeof key.bytes);
-    write_close(out_, code, reason, ep_->side == role::client ? &key : nullptr);
+    write_close(output(), code, reason, ep_->side == role::client ? &key : nullptr);
   }
   if (reader_.finished()) {
     // A rule broken: the stream cannot be parsed any more, only walked.

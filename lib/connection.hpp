@@ -91,6 +91,8 @@ class connection final : public io_handle, public WebSocket {
   // Our Close is queued: wait up to close_timeout for the peer's.
   void await_close();
   void lost(std::string_view reason);                // TCP gone: 1006
+  // Bytes waiting: out_ plus what is corked (buffered_amount()).
+  std::size_t queued() const noexcept;
   // Ends the connection from inside a send; on_close is deferred (see .cpp).
   void close_later(std::uint16_t code, std::string reason, bool cut);
   void notify_close(std::uint16_t code, std::string_view reason);
@@ -122,11 +124,20 @@ class connection final : public io_handle, public WebSocket {
 
  private:
   void read_some();
+  void read_rounds();
+  // Where output goes now: the loop's cork while our input is handled and
+  // nothing older waits in out_, else out_ (flushed after the batch).
+  buffer& output() noexcept;
+  void wrote(buffer& to);
+  // Sends the corked bytes; what the kernel does not take moves to out_.
+  // Returns 0 or -errno when the peer is gone.
+  long uncork();
   std::size_t take_input(std::span<std::uint8_t> bytes);
   std::size_t skip_frames(std::span<std::uint8_t> bytes);
   void peer_closed();
   void flush();
   long write_out();  // sends what the kernel takes: 0, or -errno when the peer is gone
+  send_status send_direct(opcode op, std::span<const std::uint8_t> payload, send_status status);
   void on_peer_close(std::uint16_t code, std::string_view reason);
   void drop_queued_data();
   void advance_skew(std::size_t sent) noexcept;

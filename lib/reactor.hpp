@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "zws/buffer.hpp"
 #include "zws/loop.hpp"
 
 namespace zws::detail {
@@ -136,6 +137,13 @@ class reactor {
   // are valid until the next read by anyone.
   std::span<std::uint8_t> recv_buffer() noexcept { return {recv_.get(), recv_buffer_size}; }
 
+  // The output of the one handle whose input is being handled (`corked`): what
+  // it answers gathers here and leaves in one send when its input is done, so
+  // a busy connection needs no output memory of its own. Empty between uses.
+  buffer& cork_buffer() noexcept { return cork_; }
+  io_handle* corked() const noexcept { return corked_; }
+  void set_corked(io_handle* h) noexcept { corked_ = h; }
+
   // A table of live objects for cross-thread handles: an id plus a generation
   // that changes when the slot is reused, so a stale handle finds nothing.
   struct slot_ref {
@@ -196,6 +204,8 @@ class reactor {
   clock::time_point epoch_;
   clock::time_point now_;
   std::unique_ptr<std::uint8_t[]> recv_;
+  buffer cork_;
+  io_handle* corked_ = nullptr;
 
   std::vector<io_handle*> ready_, flush_, dead_;
   std::vector<std::function<void()>> deferred_;
