@@ -28,6 +28,27 @@ constexpr std::uint32_t discard_budget = 64u << 20;
 // client is still answering.
 constexpr std::chrono::milliseconds fin_grace{250};
 
+// Appends an unmasked final data frame: the server's per-message path, which
+// needs neither the general encoder's checks nor its masking.
+void append_server_frame(buffer& to, opcode op, std::span<const std::uint8_t> payload) {
+  const std::size_t n = payload.size();
+  const std::size_t hs = n < 126 ? 2 : n <= 0xFFFF ? 4 : 10;
+  std::uint8_t* p = to.prepare(hs + n);
+  p[0] = static_cast<std::uint8_t>(0x80 | static_cast<std::uint8_t>(op));
+  if (n < 126) {
+    p[1] = static_cast<std::uint8_t>(n);
+  } else if (n <= 0xFFFF) {
+    p[1] = 126;
+    p[2] = static_cast<std::uint8_t>(n >> 8);
+    p[3] = static_cast<std::uint8_t>(n);
+  } else {
+    p[1] = 127;
+    for (int i = 0; i < 8; ++i) p[2 + i] = static_cast<std::uint8_t>(std::uint64_t{n} >> (56 - 8 * i));
+  }
+  if (n != 0) std::memcpy(p + hs, payload.data(), n);
+  to.commit(hs + n);
+}
+
 }  // namespace
 
 // An idle connection costs this struct plus malloc's 8-byte header: keep it in
@@ -261,8 +282,9 @@ bool connection::over_backpressure(send_status& status) {
 
 send_status connection::send_message(opcode op, std::span<const std::uint8_t> payload) {
   if (phase_ != phase::open) return send_status::dropped;
-  send_status status;
-  if (over_backpressure(status)) return status;
+  send_status status = blocked_ ? send_status::queued : send_status::sent;
+  const std::size_t limit = b().max_backpressure;
+  if (limit != 0 && queued() >= limit && over_backpressure(status)) return status;
   if (ep_->side == role::client) {
     mask_key key;
     random_bytes(key.bytes, sizeof key.bytes);
@@ -280,7 +302,7 @@ send_status connection::send_message(opcode op, std::span<const std::uint8_t> pa
     if (out_.empty() && !blocked_) return send_direct(op, payload, status);
   }
   buffer& to = output();
-  write_frame(to, op, payload);
+  append_server_frame(to, op, payload);
   wrote(to);
   return status;
 }
