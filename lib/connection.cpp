@@ -16,6 +16,38 @@ constexpr std::size_t min_read = 64 * 1024;
 // Payloads from this size on go out as header + payload in one writev, uncopied,
 // when nothing is queued before them.
 constexpr std::size_t direct_write_min = 16 * 1024;
+// A cork this full is sent before more is added.
+constexpr std::size_t cork_limit = 256 * 1024;
+// Input read and dropped after our Close before we stop waiting for the peer's
+// (or its EOF) and close, unread bytes or not: the rest of a message that was
+// too big fits, a peer streaming on for close_timeout does not.
+constexpr std::uint32_t discard_budget = 64u << 20;
+// How long a server that failed a connection waits for the peer's Close before
+// sending its FIN anyway (peers that never answer, or only after a long message).
+// Any round trip shorter than this keeps a proxy from seeing our FIN while the
+// client is still answering.
+constexpr std::chrono::milliseconds fin_grace{250};
+
+// Appends an unmasked final data frame: the server's per-message path, which
+// needs neither the general encoder's checks nor its masking.
+void append_server_frame(buffer& to, opcode op, std::span<const std::uint8_t> payload) {
+  const std::size_t n = payload.size();
+  const std::size_t hs = n < 126 ? 2 : n <= 0xFFFF ? 4 : 10;
+  std::uint8_t* p = to.prepare(hs + n);
+  p[0] = static_cast<std::uint8_t>(0x80 | static_cast<std::uint8_t>(op));
+  if (n < 126) {
+    p[1] = static_cast<std::uint8_t>(n);
+  } else if (n <= 0xFFFF) {
+    p[1] = 126;
+    p[2] = static_cast<std::uint8_t>(n >> 8);
+    p[3] = static_cast<std::uint8_t>(n);
+  } else {
+    p[1] = 127;
+    for (int i = 0; i < 8; ++i) p[2 + i] = static_cast<std::uint8_t>(std::uint64_t{n} >> (56 - 8 * i));
+  }
+  if (n != 0) std::memcpy(p + hs, payload.data(), n);
+  to.commit(hs + n);
+}
 
 }  // namespace
 
@@ -40,7 +72,28 @@ void connection::on_io(unsigned events) {
   if (events & (ev::in | ev::hup | ev::err)) read_some();
 }
 
+// Dropped input counts against discard_budget once our Close is out.
+bool connection::over_discard_budget(std::size_t n) noexcept {
+  if (phase_ < phase::closing) return false;
+  discarded_ = static_cast<std::uint32_t>(std::min<std::size_t>(discarded_ + n, discard_budget));
+  return discarded_ >= discard_budget;
+}
+
 void connection::read_some() {
+  r().set_corked(this);
+  read_rounds();
+  r().set_corked(nullptr);
+  if (dead()) {
+    r().cork_buffer().clear();
+    return;
+  }
+  r().set_corked(this);
+  long rc = uncork();
+  r().set_corked(nullptr);
+  if (rc < 0) lost(std::strerror(static_cast<int>(-rc)));
+}
+
+void connection::read_rounds() {
   for (unsigned round = 0; round < reactor::read_budget; ++round) {
     const bool owned = !in_.empty();
     std::span<std::uint8_t> target;
@@ -56,6 +109,8 @@ void connection::read_some() {
     long n = net::recv(fd(), target.data(), target.size());
     if (n == -EAGAIN || n == -EWOULDBLOCK) return;
     if (n <= 0) {
+      // A peer that only shut its side down still reads: what it was answered goes.
+      if (n == 0 && uncork() == 0) write_out();
       lost(n == 0 ? "connection closed without a Close frame" : std::strerror(static_cast<int>(-n)));
       return;
     }
@@ -67,14 +122,31 @@ void connection::read_some() {
       consume_input(target.first(static_cast<std::size_t>(n)), false);
     }
     if (dead()) return;
+    if (over_discard_budget(static_cast<std::size_t>(n))) {
+      r().close(this);
+      return;
+    }
     // A short read means the socket is empty: the next edge will tell us more.
-    if (static_cast<std::size_t>(n) < target.size()) return;
+    // Not after a hang-up, whose edge may have been this very one: read on to EOF.
+    if (static_cast<std::size_t>(n) < target.size() && !hung_up()) return;
   }
   r().read_later(this);
 }
 
 void connection::consume_input(std::span<std::uint8_t> bytes, bool owned) {
-  std::size_t used;
+  std::size_t used = take_input(bytes);
+  if (dead()) return;
+  if (owned) {
+    in_.consume(used);
+    if (in_.empty()) in_.release();
+  } else if (used < bytes.size()) {
+    in_.append(bytes.subspan(used));
+  }
+}
+
+// Returns how many bytes are done with; the rest is kept for the next read.
+std::size_t connection::take_input(std::span<std::uint8_t> bytes) {
+  std::size_t used = 0;
   switch (phase_) {
     case phase::handshake:
       used = ep_->side == role::server ? server_handshake(*this, bytes) : client_handshake(*this, bytes);
@@ -84,17 +156,45 @@ void connection::consume_input(std::span<std::uint8_t> bytes, bool owned) {
       used = process_frames(bytes);
       break;
     default:
-      used = bytes.size();  // draining: nothing more is wanted
+      break;
   }
-  if (dead()) return;
-  // After a Close (or an error) the reader is finished and the rest is noise.
-  if (reader_.finished()) used = bytes.size();
-  if (owned) {
-    in_.consume(used);
-    if (in_.empty()) in_.release();
-  } else if (used < bytes.size()) {
-    in_.append(bytes.subspan(used));
+  if (dead()) return bytes.size();
+  switch (phase_) {
+    case phase::lingering:  // from the frame that broke a rule on
+      return used + skip_frames(bytes.subspan(used));
+    case phase::closed:
+    case phase::draining:  // nothing more is wanted
+      return bytes.size();
+    default:
+      return used;
   }
+}
+
+// Lingering: the reader gave up, so frames are only walked by their headers,
+// looking for the peer's Close. Returns the bytes done with: all of them, or up
+// to a header (or a Close frame) that is not complete yet.
+std::size_t connection::skip_frames(std::span<std::uint8_t> bytes) {
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    if (need_ > 0) {
+      std::size_t n = std::min<std::size_t>(need_, bytes.size() - off);
+      need_ -= static_cast<std::uint32_t>(n);
+      off += n;
+      continue;
+    }
+    frame_header h;
+    std::size_t hs = decode_header(bytes.subspan(off), h);
+    if (hs == 0) return off;
+    if (static_cast<opcode>(h.op) == opcode::close) {
+      // Whole, so that closing leaves nothing unread behind it.
+      if (h.payload_length <= max_control_payload && bytes.size() - off < hs + h.payload_length) return off;
+      peer_closed();
+      return bytes.size();
+    }
+    off += hs;
+    need_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(h.payload_length, 0xFFFFFFFFu));
+  }
+  return off;
 }
 
 std::size_t connection::process_frames(std::span<std::uint8_t> bytes) {
@@ -130,7 +230,7 @@ std::size_t connection::process_frames(std::span<std::uint8_t> bytes) {
         fail(e.err);
         return off;
     }
-    if (dead() || phase_ == phase::draining) return off;
+    if (dead() || phase_ > phase::closing) return off;
   }
 }
 
@@ -143,22 +243,26 @@ void connection::touch_idle() noexcept {
 
 bool connection::over_backpressure(send_status& status) {
   const Behavior& beh = b();
-  if (beh.max_backpressure != 0 && out_.size() >= beh.max_backpressure && !blocked_) {
+  status = blocked_ ? send_status::queued : send_status::sent;
+  if (beh.max_backpressure == 0 || queued() < beh.max_backpressure) return false;
+  if (!blocked_) {
     // Corked bytes are not backpressure until the kernel refuses them: past the
     // limit the cork is pulled early, so a callback sending in a loop still meets it.
-    if (long rc = write_out(); rc < 0) {
+    long rc = uncork();
+    if (rc == 0) rc = write_out();
+    if (rc < 0) {
       close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);
       status = send_status::dropped;
       return true;
     }
   }
   status = blocked_ ? send_status::queued : send_status::sent;
-  if (!blocked_ || beh.max_backpressure == 0 || out_.size() < beh.max_backpressure) return false;
+  if (!blocked_ || out_.size() < beh.max_backpressure) return false;
   switch (beh.on_backpressure) {
     case backpressure_policy::close: {
       mask_key key;
       random_bytes(key.bytes, sizeof key.bytes);
-      write_close(out_, close_code_of(error::backpressure_exceeded), describe(error::backpressure_exceeded),
+      write_close(output(), close_code_of(error::backpressure_exceeded), describe(error::backpressure_exceeded),
                   ep_->side == role::client ? &key : nullptr);
       close_later(close_code_of(error::backpressure_exceeded), std::string(describe(error::backpressure_exceeded)),
                   false);
@@ -178,56 +282,118 @@ bool connection::over_backpressure(send_status& status) {
 
 send_status connection::send_message(opcode op, std::span<const std::uint8_t> payload) {
   if (phase_ != phase::open) return send_status::dropped;
-  send_status status;
-  if (over_backpressure(status)) return status;
+  send_status status = blocked_ ? send_status::queued : send_status::sent;
+  const std::size_t limit = b().max_backpressure;
+  if (limit != 0 && queued() >= limit && over_backpressure(status)) return status;
   if (ep_->side == role::client) {
     mask_key key;
     random_bytes(key.bytes, sizeof key.bytes);
-    write_frame(out_, op, payload, &key);
-  } else if (out_.empty() && !blocked_ && payload.size() >= direct_write_min) {
-    frame_head head = make_frame_head(op, payload.size());
-    iovec iov[2] = {{head.bytes, head.size}, {const_cast<std::uint8_t*>(payload.data()), payload.size()}};
-    long n = net::sendv(fd(), iov, 2);
-    std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
-    if (sent == head.size + payload.size()) return status;
-    // The rest waits for EPOLLOUT (or, on an error, for the flush to report it).
-    if (sent < head.size) {
-      out_.append(head.bytes + sent, head.size - sent);
-      sent = head.size;
-    }
-    out_.append(payload.subspan(sent - head.size));
-    out_skew_ = static_cast<std::uint32_t>(out_.size());
-    if (n == -EAGAIN || n >= 0) {
-      blocked_ = true;
-      return send_status::queued;
-    }
-  } else {
-    write_frame(out_, op, payload);
+    buffer& to = output();
+    write_frame(to, op, payload, &key);
+    wrote(to);
+    return status;
   }
-  r().flush_later(this);
+  if (payload.size() >= direct_write_min) {
+    // What is corked goes first; then header and payload in one writev, uncopied.
+    if (long rc = uncork(); rc < 0) {
+      close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);
+      return send_status::dropped;
+    }
+    if (out_.empty() && !blocked_) return send_direct(op, payload, status);
+  }
+  buffer& to = output();
+  append_server_frame(to, op, payload);
+  wrote(to);
   return status;
+}
+
+send_status connection::send_direct(opcode op, std::span<const std::uint8_t> payload, send_status status) {
+  frame_head head = make_frame_head(op, payload.size());
+  iovec iov[2] = {{head.bytes, head.size}, {const_cast<std::uint8_t*>(payload.data()), payload.size()}};
+  long n = net::sendv(fd(), iov, 2);
+  std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+  if (sent == head.size + payload.size()) return status;
+  // The rest waits for EPOLLOUT (or, on an error, for the flush to report it).
+  if (sent < head.size) {
+    out_.append(head.bytes + sent, head.size - sent);
+    sent = head.size;
+  }
+  out_.append(payload.subspan(sent - head.size));
+  out_skew_ = static_cast<std::uint32_t>(out_.size());
+  r().flush_later(this);
+  if (n == -EAGAIN || n >= 0) {
+    blocked_ = true;
+    return send_status::queued;
+  }
+  return status;
+}
+
+buffer& connection::output() noexcept {
+  return out_.empty() && r().corked() == this ? r().cork_buffer() : out_;
+}
+
+std::size_t connection::queued() const noexcept {
+  return out_.size() + (r().corked() == this ? r().cork_buffer().size() : 0);
+}
+
+void connection::wrote(buffer& to) {
+  if (&to == &out_) {
+    r().flush_later(this);
+    return;
+  }
+  if (to.size() < cork_limit) return;
+  if (long rc = uncork(); rc < 0) close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);
+}
+
+long connection::uncork() {
+  if (r().corked() != this) return 0;
+  buffer& cork = r().cork_buffer();
+  if (cork.empty()) return 0;
+  long n = 0;
+  if (out_.empty() && !blocked_) {
+    n = net::send(fd(), cork.data(), cork.size());
+    if (n == static_cast<long>(cork.size())) {
+      cork.clear();
+      return 0;
+    }
+  }
+  // Partly taken: the rest queues in out_ (whose first frame may be half sent).
+  out_.append(cork.bytes());
+  cork.clear();
+  r().flush_later(this);
+  if (n > 0) {
+    advance_skew(static_cast<std::size_t>(n));
+    out_.consume(static_cast<std::size_t>(n));
+  }
+  if (n >= 0 || n == -EAGAIN || n == -EWOULDBLOCK) {
+    blocked_ = blocked_ || n >= 0 || n == -EAGAIN || n == -EWOULDBLOCK;
+    return 0;
+  }
+  return n;
 }
 
 send_status connection::send_encoded(opcode, std::span<const std::uint8_t> frame) {
   if (phase_ != phase::open) return send_status::dropped;
   send_status status;
   if (over_backpressure(status)) return status;
-  out_.append(frame);
-  r().flush_later(this);
+  buffer& to = output();
+  to.append(frame);
+  wrote(to);
   return status;
 }
 
 send_status connection::send_control(opcode op, std::string_view payload) {
   if (phase_ != phase::open || payload.size() > max_control_payload) return send_status::dropped;
   send_status status = blocked_ ? send_status::queued : send_status::sent;
+  buffer& to = output();
   if (ep_->side == role::client) {
     mask_key key;
     random_bytes(key.bytes, sizeof key.bytes);
-    write_frame(out_, op, payload, &key);
+    write_frame(to, op, payload, &key);
   } else {
-    write_frame(out_, op, payload);
+    write_frame(to, op, payload);
   }
-  r().flush_later(this);
+  wrote(to);
   return status;
 }
 
@@ -289,8 +455,13 @@ void connection::flush() {
   if (!out_.empty()) return;
   out_.release();
   out_skew_ = 0;
-  if (phase_ == phase::draining && ep_->side == role::server && !shut_) {
-    // The server closes TCP first (RFC 6455 §7.1.1): our FIN follows the Close.
+  if (ep_->side == role::server && phase_ == phase::closed) {
+    // Both Closes exchanged: the server closes TCP first (RFC 6455 §7.1.1).
+    r().close(this);
+    return;
+  }
+  if (ep_->side == role::server && phase_ == phase::draining && !shut_) {
+    // An HTTP answer: our FIN follows it, and input is read until the peer's.
     shut_ = true;
     net::shutdown_write(fd());
   }
@@ -301,7 +472,7 @@ void connection::flush() {
 }
 
 void connection::on_flush() {
-  if (!out_.empty() || (phase_ == phase::draining && !shut_)) flush();
+  if (!out_.empty() || phase_ == phase::closed || (phase_ == phase::draining && !shut_)) flush();
 }
 
 // --- closing -----------------------------------------------------------------------
@@ -318,11 +489,23 @@ void connection::on_peer_close(std::uint16_t code, std::string_view reason) {
     // Echo the code (RFC 6455 §5.5.1); 1005 travels as an empty payload.
     mask_key key;
     random_bytes(key.bytes, sizeof key.bytes);
-    write_close(out_, code, {}, ep_->side == role::client ? &key : nullptr);
+    write_close(output(), code, {}, ep_->side == role::client ? &key : nullptr);
   }
   if (phase_ != phase::open && phase_ != phase::closing) return;
-  drain_and_close(b().close_timeout);
+  peer_closed();
   notify_close(code, reason);
+}
+
+void connection::peer_closed() {
+  phase_ = phase::closed;
+  r().set_deadline(this, b().close_timeout);
+  r().flush_later(this);
+}
+
+void connection::await_close() {
+  phase_ = phase::closing;
+  r().set_deadline(this, b().close_timeout);
+  r().flush_later(this);
 }
 
 void connection::close_later(std::uint16_t code, std::string reason, bool cut) {
@@ -337,7 +520,7 @@ void connection::close_later(std::uint16_t code, std::string reason, bool cut) {
     }
     r().close(this);
   } else {
-    drain_and_close(b().close_timeout);
+    await_close();
     if (!r().in_batch()) {
       notify_close(code, reason);
       return;
@@ -356,10 +539,8 @@ void connection::start_close(std::uint16_t code, std::string_view reason) {
   if (code != close_code::no_status && !is_valid_close_code(code)) code = close_code::normal;
   mask_key key;
   random_bytes(key.bytes, sizeof key.bytes);
-  write_close(out_, code, reason, ep_->side == role::client ? &key : nullptr);
-  phase_ = phase::closing;
-  r().set_deadline(this, b().close_timeout);
-  r().flush_later(this);
+  write_close(output(), code, reason, ep_->side == role::client ? &key : nullptr);
+  await_close();
 }
 
 void connection::fail(error e) {
@@ -368,9 +549,17 @@ void connection::fail(error e) {
   if (phase_ == phase::open) {
     mask_key key;
     random_bytes(key.bytes, sizeof key.bytes);
-    write_close(out_, code, reason, ep_->side == role::client ? &key : nullptr);
+    write_close(output(), code, reason, ep_->side == role::client ? &key : nullptr);
   }
-  drain_and_close(b().close_timeout);
+  if (reader_.finished()) {
+    // A rule broken: the stream cannot be parsed any more, only walked.
+    phase_ = phase::lingering;
+    need_ = 0;
+    r().set_deadline(this, ep_->side == role::server ? std::min(fin_grace, b().close_timeout) : b().close_timeout);
+    r().flush_later(this);
+  } else {
+    await_close();  // idle: the stream is fine, the peer's Close will come through it
+  }
   notify_close(code, reason);
 }
 
@@ -426,6 +615,15 @@ void connection::on_timeout() {
     case phase::closing:
       terminate(describe(error::close_timeout));
       return;
+    case phase::lingering:
+      if (ep_->side == role::server && b().close_timeout > fin_grace) {
+        // No Close came back: our FIN, then input is dropped until the peer's EOF.
+        drain_and_close(b().close_timeout - fin_grace);
+        return;
+      }
+      r().close(this);
+      return;
+    case phase::closed:
     case phase::draining:
       r().close(this);
       return;

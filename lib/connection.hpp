@@ -6,9 +6,16 @@
 // else it reads lives in the loop's shared receive buffer. Behaviour and limits
 // are shared through `ep_` (one endpoint per route and loop, or per client).
 //
-// Phases: connecting (client) → handshake → open → closing (our Close sent) →
-// draining (handshake over or failed: flush, the server shuts its side down,
-// input is discarded until EOF or close_timeout) → closed by the reactor.
+// Phases: connecting (client) → handshake → open → closing or lingering (our
+// Close sent: wait for the peer's) → closed (both Closes exchanged: the server
+// closes TCP once its output is flushed, a client waits for the server's EOF).
+// An HTTP answer instead of an upgrade leads to draining (flush, shut our side
+// down, discard input until EOF). Until the descriptor is closed we keep
+// reading: closing a socket with unread input makes the kernel answer with RST,
+// which can cost the peer (or a proxy in between) our last frame. And we send
+// no FIN before the peer's Close: a proxy that sees our FIN may tear the
+// client's side down while the client is still answering. Every phase after
+// open is bounded by close_timeout and by discard_budget bytes of input.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +49,9 @@ struct endpoint {
   std::vector<std::string_view> protocols;   // views of b->protocols
 };
 
-enum class phase : std::uint8_t { connecting, handshake, open, closing, draining };
+// closing: frames are still parsed (only a Close matters); lingering: our Close
+// answered a protocol error, so frames are skipped by their headers alone.
+enum class phase : std::uint8_t { connecting, handshake, open, closing, lingering, closed, draining };
 
 // What only some connections need, allocated only for them: the request path
 // of a connection accepted by a wildcard route (and its user data, whose slot
@@ -79,7 +88,11 @@ class connection final : public io_handle, public WebSocket {
   void fail(error e);
   void refuse(int status, std::string_view text);   // server handshake: HTTP answer, then drain
   void drain_and_close(std::chrono::milliseconds timeout);
+  // Our Close is queued: wait up to close_timeout for the peer's.
+  void await_close();
   void lost(std::string_view reason);                // TCP gone: 1006
+  // Bytes waiting: out_ plus what is corked (buffered_amount()).
+  std::size_t queued() const noexcept;
   // Ends the connection from inside a send; on_close is deferred (see .cpp).
   void close_later(std::uint16_t code, std::string reason, bool cut);
   void notify_close(std::uint16_t code, std::string_view reason);
@@ -96,25 +109,40 @@ class connection final : public io_handle, public WebSocket {
   std::uint8_t protocol_ = 0;    // server: 1 + index into the route's protocols
   bool extras_ = false;          // user_ points at a connection_extras
   std::uint32_t slot_;
+  std::uint32_t discarded_ = 0;  // input bytes dropped since the Close (at most discard_budget)
   endpoint* ep_;
   buffer in_;
   buffer out_;
   reader reader_;
   void* user_ = nullptr;         // the user_box, or connection_extras when extras_
   std::uint32_t out_skew_ = 0;   // bytes at the front of out_ finishing a frame already started
-  std::uint32_t need_ = 0;       // size of the frame being received, when known
+  std::uint32_t need_ = 0;       // size of the frame being received, when known;
+                                 // lingering: payload bytes still to skip
 
   // Handles bytes read into the shared buffer (owned false) or into in_ (true).
   void consume_input(std::span<std::uint8_t> bytes, bool owned);
 
  private:
   void read_some();
+  void read_rounds();
+  // Where output goes now: the loop's cork while our input is handled and
+  // nothing older waits in out_, else out_ (flushed after the batch).
+  buffer& output() noexcept;
+  void wrote(buffer& to);
+  // Sends the corked bytes; what the kernel does not take moves to out_.
+  // Returns 0 or -errno when the peer is gone.
+  long uncork();
+  std::size_t take_input(std::span<std::uint8_t> bytes);
+  std::size_t skip_frames(std::span<std::uint8_t> bytes);
+  void peer_closed();
   void flush();
   long write_out();  // sends what the kernel takes: 0, or -errno when the peer is gone
+  send_status send_direct(opcode op, std::span<const std::uint8_t> payload, send_status status);
   void on_peer_close(std::uint16_t code, std::string_view reason);
   void drop_queued_data();
   void advance_skew(std::size_t sent) noexcept;
   void touch_idle() noexcept;
+  bool over_discard_budget(std::size_t n) noexcept;
   bool over_backpressure(send_status& status);
 };
 

@@ -291,7 +291,10 @@ void reactor::dispatch(const epoll_event& e) {
     return;
   }
   // An earlier callback of this batch may have closed it.
-  if (!h->dead()) h->on_io(translate(e.events));
+  if (h->dead()) return;
+  unsigned events = translate(e.events);
+  if (events & (ev::hup | ev::err)) h->flags_ |= io_handle::hup_flag;
+  h->on_io(events);
 }
 
 void reactor::serve_ready() {

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "zws/buffer.hpp"
 #include "zws/loop.hpp"
 
 namespace zws::detail {
@@ -48,6 +49,9 @@ class io_handle {
 
   int fd() const noexcept { return fd_; }
   bool dead() const noexcept { return (flags_ & dead_flag) != 0; }
+  // The peer shut its side down or the connection broke (sticky): a read that
+  // returns less than asked no longer means more input will raise an edge.
+  bool hung_up() const noexcept { return (flags_ & hup_flag) != 0; }
 
   // Readiness (ev:: bits). Called only while the handle is alive.
   virtual void on_io(unsigned events) = 0;
@@ -64,7 +68,7 @@ class io_handle {
 
  private:
   friend class reactor;
-  static constexpr std::uint8_t dead_flag = 1, ready_flag = 2, flush_flag = 4;
+  static constexpr std::uint8_t dead_flag = 1, ready_flag = 2, flush_flag = 4, hup_flag = 8;
 
   io_handle* wnext_ = nullptr;   // timing wheel slot list
   io_handle** wprev_ = nullptr;  // the pointer that points at this handle; null when unlinked
@@ -133,6 +137,13 @@ class reactor {
   // are valid until the next read by anyone.
   std::span<std::uint8_t> recv_buffer() noexcept { return {recv_.get(), recv_buffer_size}; }
 
+  // The output of the one handle whose input is being handled (`corked`): what
+  // it answers gathers here and leaves in one send when its input is done, so
+  // a busy connection needs no output memory of its own. Empty between uses.
+  buffer& cork_buffer() noexcept { return cork_; }
+  io_handle* corked() const noexcept { return corked_; }
+  void set_corked(io_handle* h) noexcept { corked_ = h; }
+
   // A table of live objects for cross-thread handles: an id plus a generation
   // that changes when the slot is reused, so a stale handle finds nothing.
   struct slot_ref {
@@ -193,6 +204,8 @@ class reactor {
   clock::time_point epoch_;
   clock::time_point now_;
   std::unique_ptr<std::uint8_t[]> recv_;
+  buffer cork_;
+  io_handle* corked_ = nullptr;
 
   std::vector<io_handle*> ready_, flush_, dead_;
   std::vector<std::function<void()>> deferred_;

@@ -30,7 +30,7 @@ send_status WebSocket::ping(std::string_view payload) { return self(this).send_c
 send_status WebSocket::pong(std::string_view payload) { return self(this).send_control(zws::opcode::pong, payload); }
 void WebSocket::close(std::uint16_t code, std::string_view reason) { self(this).start_close(code, reason); }
 void WebSocket::terminate() { self(this).terminate("terminated"); }
-std::size_t WebSocket::buffered_amount() const noexcept { return self(this).out_.size(); }
+std::size_t WebSocket::buffered_amount() const noexcept { return self(this).queued(); }
 bool WebSocket::is_open() const noexcept { return self(this).phase_ == detail::phase::open && !self(this).dead(); }
 std::string_view WebSocket::path() const noexcept { return self(this).request_path(); }
 
