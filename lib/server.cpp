@@ -219,6 +219,7 @@ Server::Server(Loop& loop) : state_(std::make_unique<detail::server_state>()) {
 }
 
 Server::~Server() {
+  *state_->alive = false;
   for (auto& sl : state_->loops) {
     sl->stopping = true;
     sl->close_all(false);
@@ -314,7 +315,10 @@ void Server::run(unsigned threads) {
       extra.push_back(sl);
     }
     if (state_->stop_requested) {
-      for (auto& sl : state_->loops) sl->loop->post([p = sl.get()] { p->begin_stop(); });
+      for (auto& sl : state_->loops)
+        sl->loop->post([p = sl.get(), alive = state_->alive] {
+          if (*alive) p->begin_stop();
+        });
     }
   }
   std::vector<std::thread> workers;
@@ -348,7 +352,10 @@ failure Server::stop_on_signals(std::initializer_list<int> signals) {
 void Server::stop() {
   std::lock_guard lock(state_->mutex);
   state_->stop_requested = true;
-  for (auto& sl : state_->loops) sl->loop->post([p = sl.get()] { p->begin_stop(); });
+  for (auto& sl : state_->loops)
+    sl->loop->post([p = sl.get(), alive = state_->alive] {
+      if (*alive) p->begin_stop();
+    });
 }
 
 failure Server::adopt(int fd, std::string_view already_read) {
@@ -358,10 +365,18 @@ failure Server::adopt(int fd, std::string_view already_read) {
     return failure(-rc, std::string("adopt: ") + std::strerror(-rc));
   }
   detail::server_loop* sl = state_->loops[0].get();
-  if (sl->loop->in_loop_thread()) {
+  // Inline only inside a batch: there a connection closed by a callback is freed
+  // after the batch, not under start_connection's feet.
+  if (sl->loop->in_loop_thread() && sl->r().in_batch()) {
     sl->start_connection(fd, already_read);
   } else {
-    sl->loop->post([sl, fd, bytes = std::string(already_read)] { sl->start_connection(fd, bytes); });
+    sl->loop->post([sl, fd, bytes = std::string(already_read), alive = state_->alive] {
+      if (*alive) {
+        sl->start_connection(fd, bytes);
+      } else {
+        detail::net::close(fd);
+      }
+    });
   }
   return {};
 }
@@ -389,7 +404,9 @@ void Server::broadcast(std::string_view path, std::string_view data, zws::opcode
     if (sl->loop->in_loop_thread()) {
       deliver(sl);
     } else {
-      sl->loop->post([deliver, sl] { deliver(sl); });
+      sl->loop->post([deliver, sl, alive = state_->alive] {
+        if (*alive) deliver(sl);
+      });
     }
   }
 }

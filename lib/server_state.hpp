@@ -77,6 +77,9 @@ struct server_state {
   std::mutex mutex;  // guards loops and stop_requested against stop() from other threads
   std::vector<std::unique_ptr<server_loop>> loops;
   bool stop_requested = false;
+  // Cleared first thing in ~Server. Work posted to a loop (stop, adopt,
+  // broadcast) checks it, since a caller's Loop outlives the Server.
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
   void refresh_defaults();
   const route_entry* find_route(std::string_view path, std::size_t& index) const;

@@ -873,7 +873,7 @@ TEST_F(Hostile, DestroyFromATimerOnTheLoopIsSafe) {
 // before the loop runs that post frees the server_loop, and the next batch calls
 // begin_stop on freed memory (heap-use-after-free under ASan). The same holds for
 // the posts of run() (:317), adopt() (:364) and broadcast() (:392).
-TEST_F(Hostile, DISABLED_StopThenDestroyBeforeTheLoopRunsIsSafe) {
+TEST_F(Hostile, StopThenDestroyBeforeTheLoopRunsIsSafe) {
   listen(echo());
   raw_peer p(loop, port());
   ASSERT_EQ(status_of(p.handshake()), 101);
@@ -953,7 +953,7 @@ TEST_F(Hostile, AdoptedSocketWithPipelinedHostileBytes) {
 // on_open) makes reactor::close free the connection at once, and process_frames
 // (lib/connection.cpp:133 `dead()`) / server_handshake (lib/upgrade.cpp:148
 // `c.dead()`) then read the freed connection: heap-use-after-free under ASan.
-TEST_F(Hostile, DISABLED_AdoptOnTheLoopThreadWithATerminatingCallbackIsSafe) {
+TEST_F(Hostile, AdoptOnTheLoopThreadWithATerminatingCallbackIsSafe) {
   auto b = echo();
   b.on_message = [this](zws::WebSocket& ws, zws::Message m) {
     messages.emplace_back(m.data);
@@ -983,7 +983,7 @@ TEST_F(Hostile, DISABLED_AdoptOnTheLoopThreadWithATerminatingCallbackIsSafe) {
 // calls on_io on freed memory: heap-use-after-free under ASan.
 // The server socket is adopted with a large SO_RCVBUF so that 3 MiB wait in the
 // kernel and the budget (4 reads of up to 256 KiB) surely runs out.
-TEST_F(Hostile, DISABLED_ClosingAConnectionWhoseReadBudgetRanOutIsSafe) {
+TEST_F(Hostile, ClosingAConnectionWhoseReadBudgetRanOutIsSafe) {
   int count = 0;
   zws::WebSocket::Handle handle;
   listen({.on_open = [&](zws::WebSocket& ws) { handle = ws.handle(); },
@@ -1023,7 +1023,7 @@ TEST_F(Hostile, DISABLED_ClosingAConnectionWhoseReadBudgetRanOutIsSafe) {
 // second broadcast meets the backpressure limit, the write fails on a reset peer,
 // and close_later terminates the connection, which reactor::close frees at once
 // (outside a batch) while it is still on flush_: the next batch touches it.
-TEST_F(Hostile, DISABLED_BroadcastOutsideABatchToAResetPeerIsSafe) {
+TEST_F(Hostile, BroadcastOutsideABatchToAResetPeerIsSafe) {
   auto b = echo();
   b.max_backpressure = 1024;
   listen(std::move(b));
