@@ -57,7 +57,7 @@ sha1_digest finish_tail(std::uint32_t state[5], const std::uint8_t* tail, std::s
 void sha1_compress_scalar(std::uint32_t state[5], const std::uint8_t* blocks, std::size_t nblocks) noexcept {
   for (; nblocks != 0; --nblocks, blocks += 64) {
     std::uint32_t w[80];
-    for (int t = 0; t < 16; ++t) w[t] = load_be32(blocks + 4 * t);
+    for (int t = 0; t < 16; ++t) w[t] = load_be32(blocks + std::size_t{4} * std::size_t(t));
     for (int t = 16; t < 80; ++t) w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
 
     std::uint32_t a = state[0], b = state[1], c = state[2], d = state[3], e = state[4];

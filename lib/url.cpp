@@ -189,7 +189,6 @@ std::size_t host_header(const url& u, std::span<char> out) noexcept {
     *o++ = ':';
     const std::size_t digits = decimal_digits(u.port);
     for (std::size_t i = digits, v = u.port; i-- > 0; v /= 10) o[i] = static_cast<char>('0' + v % 10);
-    o += digits;
   }
   return need;
 }

@@ -88,6 +88,16 @@ struct conn {
   std::size_t need = 0;          // WebSocket: size of the incomplete frame in `in`, if known
   std::vector<i64> stamps;       // send (or scheduled) time of message k at [k & stamp_mask]
   std::optional<zws::reader> rd; // WebSocket: the frame reader, once open
+  // WebSocket messages of at least `large_message` bytes are masked chunk by chunk
+  // while they are sent, and checked chunk by chunk while they arrive, so the
+  // bytes are touched while they are in cache (see flush and pre_verify).
+  u64 big_left = 0;              // payload bytes of the message being sent still to send
+  u64 big_off = 0;               // payload bytes of it sent
+  u64 big_seq = 0;               // its sequence number
+  zws::mask_key big_key{};
+  zws::frame_head big_head{zws::opcode::binary, 0};
+  std::uint8_t big_head_sent = 0;
+  std::size_t verified = 0;      // payload bytes of the frame at the front of `in` already checked
   zws::client_key key{};         // WebSocket: the handshake's Sec-WebSocket-Key
 };
 
@@ -143,6 +153,8 @@ class worker {
 
  private:
   static constexpr std::size_t rbuf_size = 256 * 1024;
+  static constexpr std::size_t chunk_size = 256 * 1024;
+  static constexpr std::size_t large_message = 128 * 1024;
 
   void run();
   void open_more(i64 now);
@@ -161,6 +173,8 @@ class worker {
   void send_messages(conn& c, i64 now);
   void append_message(conn& c, i64 stamp);
   bool flush(conn& c);
+  std::size_t fill_chunk(conn& c);
+  bool pre_verify(conn& c);
   void fail(conn& c, u64 counters::*what);
   void release_schedule(i64 now);
   void check_timeouts(i64 now);
@@ -175,6 +189,8 @@ class worker {
   control& ctl_;
   std::vector<conn> conns_;
   std::unique_ptr<std::uint8_t[]> rbuf_;
+  const bool big_ = !opt_.raw && opt_.size >= large_message;
+  std::unique_ptr<std::uint8_t[]> chunk_{big_ ? new std::uint8_t[chunk_size] : nullptr};
   int epfd_ = -1;
   std::thread thread_;
   random_pool rng_;
@@ -310,7 +326,7 @@ void worker::on_event(conn& c, std::uint32_t ev) {
     }
     case cstate::handshaking:
     case cstate::open:
-      if ((ev & EPOLLOUT) && (!c.out.empty() || c.raw_queued) && !flush(c)) return;
+      if ((ev & EPOLLOUT) && (!c.out.empty() || c.raw_queued || c.big_left) && !flush(c)) return;
       if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(c);
       return;
     case cstate::unused:
@@ -335,7 +351,7 @@ void worker::on_connected(conn& c, i64 now) {
 // A Close frame (1000) if the connection is open, one attempt to send it, and close.
 void worker::goodbye(conn& c) {
   if (c.fd < 0) return;
-  if (c.st == cstate::open && !opt_.raw) {
+  if (c.st == cstate::open && !opt_.raw && c.big_left == 0) {
     const zws::mask_key key = rng_.key();
     zws::write_close(c.out, zws::close_code::normal, {}, &key);
     send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -362,11 +378,12 @@ void worker::on_readable(conn& c) {
   for (;;) {
     std::uint8_t* dst;
     std::size_t room;
-    if (c.in.empty()) {
+    if (c.in.empty() && !(big_ && c.st == cstate::open)) {
       dst = rbuf_.get();
       room = rbuf_size;
     } else {
       // The rest of the frame when its size is known: one recv can complete it.
+      // Large messages always land here, in place, with no copy out of rbuf_.
       room = std::max<std::size_t>(64 * 1024, c.need > c.in.size() ? c.need - c.in.size() : 0);
       dst = c.in.prepare(room);
     }
@@ -385,6 +402,7 @@ void worker::on_readable(conn& c) {
       if (used < got) c.in.append(dst + used, got - used);
     } else {
       c.in.commit(got);
+      if (big_ && c.st == cstate::open && !pre_verify(c)) return;
       const std::size_t used = consume(c, c.in.bytes(), now);
       if (used == failed) return;
       c.in.consume(used);
@@ -430,7 +448,10 @@ std::size_t worker::consume_handshake(conn& c, std::span<std::uint8_t> bytes, i6
 std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i64 now) {
   const zws::opcode want = opt_.text ? zws::opcode::text : zws::opcode::binary;
   std::size_t off = 0;
+  const std::size_t pre = c.verified;  // already checked of the first frame (pre_verify)
+  c.verified = 0;
   for (;;) {
+    const std::size_t skip = off == 0 ? pre : 0;
     const zws::read_result r = c.rd->next(bytes.subspan(off));
     off += r.consumed;
     switch (r.ev.kind) {
@@ -441,7 +462,7 @@ std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i64 now) 
         return off;
       case zws::event_kind::message:
         if (c.done == c.sent || r.ev.op != want || r.ev.data.size() != pat_.size() ||
-            !pat_.matches(c.done, 0, r.ev.data.data(), r.ev.data.size())) {
+            !pat_.matches(c.done, skip, r.ev.data.data() + skip, r.ev.data.size() - skip)) {
           fail(c, &counters::verify_errors);
           return failed;
         }
@@ -498,19 +519,26 @@ void worker::send_messages(conn& c, i64 now) {
   const u64 cap = opt_.idle ? 1 : opt_.depth;
   if (interval_ns_ > 0 && !opt_.idle) {
     const u64 n = conns_.size();
-    while (c.due > 0 && c.sent - c.done < cap) {
+    while (c.due > 0 && c.sent - c.done < cap && c.big_left == 0) {
       append_message(c, t0_ + static_cast<i64>(double(c.sent * n + c.index) * interval_ns_));
       --c.due;
     }
     return;
   }
-  while (c.sent - c.done < cap && c.sent < c.limit) append_message(c, now);
+  while (c.sent - c.done < cap && c.sent < c.limit && c.big_left == 0) append_message(c, now);
 }
 
 void worker::append_message(conn& c, i64 stamp) {
   if (!c.stamps.empty()) c.stamps[c.sent & stamp_mask_] = stamp;
   if (opt_.raw) {
     c.raw_queued += pat_.size();  // sent straight from the stream image by flush()
+  } else if (big_) {
+    c.big_key = rng_.key();
+    c.big_head = zws::make_frame_head(opt_.text ? zws::opcode::text : zws::opcode::binary, pat_.size(), &c.big_key);
+    c.big_head_sent = 0;
+    c.big_seq = c.sent;
+    c.big_off = 0;
+    c.big_left = pat_.size();
   } else {
     // Mask the fixed pattern while copying it out, then stamp the (masked) sequence number.
     const zws::mask_key key = rng_.key();
@@ -521,9 +549,48 @@ void worker::append_message(conn& c, i64 stamp) {
   ++c.sent;
 }
 
+// Large messages: checks the payload received so far of the frame at the front of
+// c.in while it is fresh in cache; consume_ws then checks only the rest.
+bool worker::pre_verify(conn& c) {
+  zws::frame_header h;
+  const std::size_t hs = zws::decode_header(c.in.bytes(), h);
+  const auto want = static_cast<std::uint8_t>(opt_.text ? zws::opcode::text : zws::opcode::binary);
+  if (hs == 0 || !h.fin || h.masked || h.op != want || h.payload_length != pat_.size() || c.done == c.sent)
+    return true;  // not the echo we expect, or not yet known: consume_ws decides
+  const std::size_t have = std::min<std::size_t>(pat_.size(), c.in.size() - hs);
+  if (have > c.verified) {
+    if (!pat_.matches(c.done, c.verified, c.in.data() + hs + c.verified, have - c.verified)) {
+      fail(c, &counters::verify_errors);
+      return false;
+    }
+    c.verified = have;
+  }
+  return true;
+}
+
+// Large messages: masks the next piece of the message being sent (after what is
+// left of its header) into chunk_; returns its size. A piece the kernel does not
+// take is simply made again from the offsets next time.
+std::size_t worker::fill_chunk(conn& c) {
+  std::uint8_t* out = chunk_.get();
+  std::size_t pos = 0;
+  if (c.big_head_sent < c.big_head.size) {
+    pos = c.big_head.size - c.big_head_sent;
+    std::memcpy(out, c.big_head.bytes + c.big_head_sent, pos);
+  }
+  const auto off = static_cast<std::size_t>(c.big_off);
+  const auto k = static_cast<std::size_t>(std::min<u64>(chunk_size - pos, c.big_left));
+  zws::mask_copy({out + pos, k}, {pat_.bytes.data() + off, k}, c.big_key, off % 4);
+  for (std::size_t j = off; j < pat_.stamp_size() && j < off + k; ++j)
+    out[pos + j - off] = static_cast<std::uint8_t>(pattern::stamp_byte(c.big_seq, j) ^ c.big_key.bytes[j % 4]);
+  return pos + k;
+}
+
 bool worker::flush(conn& c) {
   for (;;) {
     ssize_t n;
+    // A large message, once started, goes out whole before anything queued behind it.
+    const bool big_started = c.big_left && (c.big_head_sent || c.big_off);
     if (c.raw_queued) {
       const auto at = static_cast<std::size_t>(c.raw_tx % image_.size());
       const std::size_t first = static_cast<std::size_t>(std::min<u64>(c.raw_queued, image_.size() - at));
@@ -539,10 +606,21 @@ bool worker::flush(conn& c) {
         c.raw_queued -= static_cast<u64>(n);
         continue;
       }
-    } else if (!c.out.empty()) {
+    } else if (!c.out.empty() && !big_started) {
       n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
       if (n > 0) {
         c.out.consume(static_cast<std::size_t>(n));
+        continue;
+      }
+    } else if (c.big_left) {
+      const std::size_t head_left = c.big_head.size - c.big_head_sent;
+      n = send(c.fd, chunk_.get(), fill_chunk(c), MSG_NOSIGNAL);
+      if (n > 0) {
+        const std::size_t h = std::min<std::size_t>(static_cast<std::size_t>(n), head_left);
+        c.big_head_sent = static_cast<std::uint8_t>(c.big_head_sent + h);
+        c.big_off += static_cast<u64>(n) - h;
+        c.big_left -= static_cast<u64>(n) - h;
+        if (c.big_left == 0) send_messages(c, now_ns());  // the next one, if depth allows
         continue;
       }
     } else {

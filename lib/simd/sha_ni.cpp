@@ -55,7 +55,7 @@ void sha1_compress_shani(std::uint32_t state[5], const std::uint8_t* blocks, std
     lanes s;
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k)
-      s.w[k] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks + 16 * k)), bswap);
+      s.w[k] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks + std::size_t{16} * std::size_t(k))), bswap);
     s.abcd = abcd;
     s.prev_abcd = abcd;
     s.e_w0 = _mm_add_epi32(e, s.w[0]);

@@ -79,7 +79,8 @@ struct stream_image {
 
   explicit stream_image(const pattern& p) {
     const std::size_t s = std::max<std::size_t>(p.size(), 1);
-    const std::size_t count = std::clamp<std::size_t>((std::size_t{4} << 20) / s, 4, 4096);
+    // Small enough to stay in L2 while every connection streams through it.
+    const std::size_t count = std::clamp<std::size_t>((std::size_t{256} << 10) / s, 4, 4096);
     bytes.resize(count * p.size());
     for (std::size_t k = 0; k < count; ++k) {
       std::memcpy(bytes.data() + k * p.size(), p.bytes.data(), p.size());
