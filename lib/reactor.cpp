@@ -67,6 +67,11 @@ void reactor::close(io_handle* h) {
   if (h->dead()) return;
   h->flags_ |= io_handle::dead_flag;
   unlink(h);
+  // Still queued for a later read or flush: scrub it, so neither list reaches
+  // the handle after on_free (lists are walked by index; entries become null).
+  if (h->flags_ & io_handle::ready_flag) std::replace(ready_.begin(), ready_.end(), h, static_cast<io_handle*>(nullptr));
+  if (h->flags_ & io_handle::flush_flag) std::replace(flush_.begin(), flush_.end(), h, static_cast<io_handle*>(nullptr));
+  h->flags_ &= static_cast<std::uint8_t>(~(io_handle::ready_flag | io_handle::flush_flag));
   if (h->fd_ >= 0) {
     // Closing removes the registration too, unless the descriptor was duplicated
     // (fork, dup): deleting it first keeps a stray copy from waking us.
@@ -301,9 +306,10 @@ void reactor::serve_ready() {
   if (ready_.empty()) return;
   std::vector<io_handle*> batch;
   batch.swap(ready_);
-  for (io_handle* h : batch) h->flags_ &= static_cast<std::uint8_t>(~io_handle::ready_flag);
   for (io_handle* h : batch)
-    if (!h->dead()) h->on_io(ev::in);
+    if (h != nullptr) h->flags_ &= static_cast<std::uint8_t>(~io_handle::ready_flag);
+  for (io_handle* h : batch)
+    if (h != nullptr && !h->dead()) h->on_io(ev::in);
   if (ready_.empty()) {
     batch.clear();
     ready_.swap(batch);  // keep the capacity
@@ -314,6 +320,7 @@ void reactor::run_flushes() {
   // A flush may queue another (a close after the last send): loop until quiet.
   for (std::size_t i = 0; i < flush_.size(); ++i) {
     io_handle* h = flush_[i];
+    if (h == nullptr) continue;
     h->flags_ &= static_cast<std::uint8_t>(~io_handle::flush_flag);
     if (!h->dead()) h->on_flush();
   }

@@ -357,12 +357,11 @@ failure Server::adopt(int fd, std::string_view already_read) {
     detail::net::close(fd);
     return failure(-rc, std::string("adopt: ") + std::strerror(-rc));
   }
+  // Always posted, even from the loop's thread: what `already_read` triggers
+  // (a callback may terminate the connection) must run inside a batch, where a
+  // closed connection is freed only after the batch.
   detail::server_loop* sl = state_->loops[0].get();
-  if (sl->loop->in_loop_thread()) {
-    sl->start_connection(fd, already_read);
-  } else {
-    sl->loop->post([sl, fd, bytes = std::string(already_read)] { sl->start_connection(fd, bytes); });
-  }
+  sl->loop->post([sl, fd, bytes = std::string(already_read)] { sl->start_connection(fd, bytes); });
   return {};
 }
 
