@@ -3,7 +3,9 @@
 // Internal. A connection is an io_handle (the loop calls it) and the WebSocket
 // the application sees. It keeps memory of its own only for an incomplete frame
 // or head (`in_`) and for output the kernel has not taken (`out_`); everything
-// else it reads lives in the loop's shared receive buffer. Behaviour and limits
+// else it reads lives in the loop's shared receive buffer, and what it answers
+// while its input is handled gathers in the loop's cork buffer and leaves in
+// one send when that input is done (connection_output.cpp). Behaviour and limits
 // are shared through `ep_` (one endpoint per route and loop, or per client).
 //
 // Phases: connecting (client) → handshake → open → closing or lingering (our

@@ -9,7 +9,8 @@
 // wait's timeout) → dispatch socket events → serve connections that used up
 // their read budget last time → fire due timers → run posted functions → run
 // deferred functions → flush every connection that queued output (one send or
-// writev each) → free what was closed during the batch.
+// writev each) → free what was closed during the batch. A connection's answers
+// to its own input leave earlier, in one send right after that input.
 #pragma once
 
 #include <chrono>

@@ -5,8 +5,10 @@
 // reach it from elsewhere or later — a handle whose connection is gone does nothing.
 //
 // Sending is corked: what a callback sends is appended to the connection's output
-// queue and flushed with one send/writev after the current batch. A large payload
-// sent on an empty queue goes out at once as header + payload without a copy.
+// queue and flushed with one send/writev after the current batch — or, for what a
+// connection answers while its own input is handled, with one send right after
+// that input. A large payload sent on an empty queue goes out at once as header +
+// payload without a copy.
 #pragma once
 
 #include <chrono>

@@ -1,0 +1,277 @@
+// lib/connection_output.cpp — a connection's way out: sending (corked, direct
+// or queued), backpressure policies, flushing. The rest is in connection.cpp.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "connection.hpp"
+#include "net.hpp"
+#include "random.hpp"
+#include "zws/writer.hpp"
+
+namespace zws::detail {
+namespace {
+
+// Payloads from this size on go out as header + payload in one writev, uncopied,
+// when nothing is queued before them.
+constexpr std::size_t direct_write_min = 16 * 1024;
+// A cork this full is sent before more is added.
+constexpr std::size_t cork_limit = 256 * 1024;
+// Appends an unmasked final data frame: the server's per-message path, which
+// needs neither the general encoder's checks nor its masking.
+void append_server_frame(buffer& to, opcode op, std::span<const std::uint8_t> payload) {
+  const std::size_t n = payload.size();
+  const std::size_t hs = n < 126 ? 2 : n <= 0xFFFF ? 4 : 10;
+  std::uint8_t* p = to.prepare(hs + n);
+  p[0] = static_cast<std::uint8_t>(0x80 | static_cast<std::uint8_t>(op));
+  if (n < 126) {
+    p[1] = static_cast<std::uint8_t>(n);
+  } else if (n <= 0xFFFF) {
+    p[1] = 126;
+    p[2] = static_cast<std::uint8_t>(n >> 8);
+    p[3] = static_cast<std::uint8_t>(n);
+  } else {
+    p[1] = 127;
+    for (int i = 0; i < 8; ++i) p[2 + i] = static_cast<std::uint8_t>(std::uint64_t{n} >> (56 - 8 * i));
+  }
+  if (n != 0) std::memcpy(p + hs, payload.data(), n);
+  to.commit(hs + n);
+}
+
+}  // namespace
+
+bool connection::over_backpressure(send_status& status) {
+  const Behavior& beh = b();
+  status = blocked_ ? send_status::queued : send_status::sent;
+  if (beh.max_backpressure == 0 || queued() < beh.max_backpressure) return false;
+  if (!blocked_) {
+    // Corked bytes are not backpressure until the kernel refuses them: past the
+    // limit the cork is pulled early, so a callback sending in a loop still meets it.
+    long rc = uncork();
+    if (rc == 0) rc = write_out();
+    if (rc < 0) {
+      close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);
+      status = send_status::dropped;
+      return true;
+    }
+  }
+  status = blocked_ ? send_status::queued : send_status::sent;
+  if (!blocked_ || out_.size() < beh.max_backpressure) return false;
+  switch (beh.on_backpressure) {
+    case backpressure_policy::close: {
+      mask_key key;
+      random_bytes(key.bytes, sizeof key.bytes);
+      write_close(output(), close_code_of(error::backpressure_exceeded), describe(error::backpressure_exceeded),
+                  ep_->side == role::client ? &key : nullptr);
+      close_later(close_code_of(error::backpressure_exceeded), std::string(describe(error::backpressure_exceeded)),
+                  false);
+      status = send_status::dropped;
+      return true;
+    }
+    case backpressure_policy::drop_new:
+      status = send_status::dropped;
+      return true;
+    case backpressure_policy::keep_latest:
+      drop_queued_data();
+      status = send_status::queued;
+      return false;
+  }
+  return false;
+}
+
+send_status connection::send_message(opcode op, std::span<const std::uint8_t> payload) {
+  if (phase_ != phase::open) return send_status::dropped;
+  send_status status = blocked_ ? send_status::queued : send_status::sent;
+  const std::size_t limit = b().max_backpressure;
+  if (limit != 0 && queued() >= limit && over_backpressure(status)) return status;
+  if (ep_->side == role::client) {
+    mask_key key;
+    random_bytes(key.bytes, sizeof key.bytes);
+    buffer& to = output();
+    write_frame(to, op, payload, &key);
+    wrote(to);
+    return status;
+  }
+  if (payload.size() >= direct_write_min) {
+    // What is corked goes first; then header and payload in one writev, uncopied.
+    if (long rc = uncork(); rc < 0) {
+      close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);
+      return send_status::dropped;
+    }
+    if (out_.empty() && !blocked_) return send_direct(op, payload, status);
+  }
+  buffer& to = output();
+  append_server_frame(to, op, payload);
+  wrote(to);
+  return status;
+}
+
+send_status connection::send_direct(opcode op, std::span<const std::uint8_t> payload, send_status status) {
+  frame_head head = make_frame_head(op, payload.size());
+  iovec iov[2] = {{head.bytes, head.size}, {const_cast<std::uint8_t*>(payload.data()), payload.size()}};
+  long n = net::sendv(fd(), iov, 2);
+  std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+  if (sent == head.size + payload.size()) return status;
+  // The rest waits for EPOLLOUT (or, on an error, for the flush to report it).
+  if (sent < head.size) {
+    out_.append(head.bytes + sent, head.size - sent);
+    sent = head.size;
+  }
+  out_.append(payload.subspan(sent - head.size));
+  out_skew_ = static_cast<std::uint32_t>(out_.size());
+  r().flush_later(this);
+  if (n == -EAGAIN || n >= 0) {
+    blocked_ = true;
+    return send_status::queued;
+  }
+  return status;
+}
+
+buffer& connection::output() noexcept {
+  return out_.empty() && r().corked() == this ? r().cork_buffer() : out_;
+}
+
+std::size_t connection::queued() const noexcept {
+  return out_.size() + (r().corked() == this ? r().cork_buffer().size() : 0);
+}
+
+void connection::wrote(buffer& to) {
+  if (&to == &out_) {
+    r().flush_later(this);
+    return;
+  }
+  if (to.size() < cork_limit) return;
+  if (long rc = uncork(); rc < 0) close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);
+}
+
+long connection::uncork() {
+  if (r().corked() != this) return 0;
+  buffer& cork = r().cork_buffer();
+  if (cork.empty()) return 0;
+  long n = 0;
+  if (out_.empty() && !blocked_) {
+    n = net::send(fd(), cork.data(), cork.size());
+    if (n == static_cast<long>(cork.size())) {
+      cork.clear();
+      return 0;
+    }
+  }
+  // Partly taken: the rest queues in out_ (whose first frame may be half sent).
+  out_.append(cork.bytes());
+  cork.clear();
+  r().flush_later(this);
+  if (n > 0) {
+    advance_skew(static_cast<std::size_t>(n));
+    out_.consume(static_cast<std::size_t>(n));
+  }
+  if (n >= 0 || n == -EAGAIN || n == -EWOULDBLOCK) {
+    blocked_ = blocked_ || n >= 0 || n == -EAGAIN || n == -EWOULDBLOCK;
+    return 0;
+  }
+  return n;
+}
+
+send_status connection::send_encoded(opcode, std::span<const std::uint8_t> frame) {
+  if (phase_ != phase::open) return send_status::dropped;
+  send_status status;
+  if (over_backpressure(status)) return status;
+  buffer& to = output();
+  to.append(frame);
+  wrote(to);
+  return status;
+}
+
+send_status connection::send_control(opcode op, std::string_view payload) {
+  if (phase_ != phase::open || payload.size() > max_control_payload) return send_status::dropped;
+  send_status status = blocked_ ? send_status::queued : send_status::sent;
+  buffer& to = output();
+  if (ep_->side == role::client) {
+    mask_key key;
+    random_bytes(key.bytes, sizeof key.bytes);
+    write_frame(to, op, payload, &key);
+  } else {
+    write_frame(to, op, payload);
+  }
+  wrote(to);
+  return status;
+}
+
+void connection::advance_skew(std::size_t sent) noexcept {
+  if (sent == out_.size()) {
+    out_skew_ = 0;
+    return;
+  }
+  std::size_t pos = out_skew_;
+  auto bytes = out_.bytes();
+  while (pos < sent) {
+    frame_header h;
+    std::size_t hs = decode_header(bytes.subspan(pos), h);
+    if (hs == 0) break;
+    pos += hs + h.payload_length;
+  }
+  out_skew_ = static_cast<std::uint32_t>(pos > sent ? pos - sent : 0);
+}
+
+void connection::drop_queued_data() {
+  // Keep the frame already on its way and every control frame; drop data frames.
+  buffer kept;
+  auto bytes = out_.bytes();
+  std::size_t pos = std::min<std::size_t>(out_skew_, bytes.size());
+  kept.append(bytes.first(pos));
+  while (pos < bytes.size()) {
+    frame_header h;
+    std::size_t hs = decode_header(bytes.subspan(pos), h);
+    if (hs == 0) break;
+    std::size_t total = hs + h.payload_length;
+    if (is_control(static_cast<opcode>(h.op))) kept.append(bytes.subspan(pos, total));
+    pos += total;
+  }
+  out_ = std::move(kept);
+}
+
+long connection::write_out() {
+  while (!out_.empty()) {
+    long n = net::send(fd(), out_.data(), out_.size());
+    if (n > 0) {
+      advance_skew(static_cast<std::size_t>(n));
+      out_.consume(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n == -EAGAIN || n == -EWOULDBLOCK) {
+      blocked_ = true;
+      return 0;
+    }
+    return n == 0 ? -EPIPE : n;
+  }
+  return 0;
+}
+
+void connection::flush() {
+  if (long rc = write_out(); rc < 0) {
+    lost(std::strerror(static_cast<int>(-rc)));
+    return;
+  }
+  if (!out_.empty()) return;
+  out_.release();
+  out_skew_ = 0;
+  if (ep_->side == role::server && phase_ == phase::closed) {
+    // Both Closes exchanged: the server closes TCP first (RFC 6455 §7.1.1).
+    r().close(this);
+    return;
+  }
+  if (ep_->side == role::server && phase_ == phase::draining && !shut_) {
+    // An HTTP answer: our FIN follows it, and input is read until the peer's.
+    shut_ = true;
+    net::shutdown_write(fd());
+  }
+  if (blocked_) {
+    blocked_ = false;
+    if (phase_ == phase::open && b().on_drain) b().on_drain(*this);
+  }
+}
+
+void connection::on_flush() {
+  if (!out_.empty() || phase_ == phase::closed || (phase_ == phase::draining && !shut_)) flush();
+}
+
+}  // namespace zws::detail
