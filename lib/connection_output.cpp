@@ -184,6 +184,14 @@ send_status connection::send_encoded(opcode, std::span<const std::uint8_t> frame
 send_status connection::send_control(opcode op, std::string_view payload) {
   if (phase_ != phase::open || payload.size() > max_control_payload) return send_status::dropped;
   send_status status = blocked_ ? send_status::queued : send_status::sent;
+  // Pongs answer a peer's pings: a peer that pings and never reads must meet the
+  // same limit as data. Past it (keep_latest included) the frame is dropped;
+  // RFC 6455 §5.5.3 allows answering only the most recent ping.
+  const std::size_t limit = b().max_backpressure;
+  if (limit != 0 && queued() >= limit) {
+    if (over_backpressure(status)) return status;
+    if (blocked_ && out_.size() >= limit) return send_status::dropped;
+  }
   buffer& to = output();
   if (ep_->side == role::client) {
     mask_key key;
