@@ -122,7 +122,8 @@ std::size_t client_handshake(connection& c, std::span<std::uint8_t> bytes) {
   return res.head_size + c.process_frames(bytes.subspan(res.head_size));
 }
 
-void client_failed(connection& c, std::string reason) {
+// `reason` by value on purpose: it may live in the endpoint that close() frees.
+void client_failed(connection& c, std::string reason) {  // NOLINT(performance-unnecessary-value-param)
   if (c.dead()) return;
   c.phase_ = phase::draining;
   // Outside a batch close frees the endpoint at once: keep the callback.

@@ -12,7 +12,7 @@
 namespace zws::detail {
 namespace {
 
-constexpr std::size_t min_read = 64 * 1024;
+constexpr std::size_t min_read = std::size_t{64} << 10;
 // Input read and dropped after our Close before we stop waiting for the peer's
 // (or its EOF) and close, unread bytes or not: the rest of a message that was
 // too big fits, a peer streaming on for close_timeout does not.

@@ -14,9 +14,9 @@ namespace {
 
 // Payloads from this size on go out as header + payload in one writev, uncopied,
 // when nothing is queued before them.
-constexpr std::size_t direct_write_min = 16 * 1024;
+constexpr std::size_t direct_write_min = std::size_t{16} << 10;
 // A cork this full is sent before more is added.
-constexpr std::size_t cork_limit = 256 * 1024;
+constexpr std::size_t cork_limit = std::size_t{256} << 10;
 // Appends an unmasked final data frame: the server's per-message path, which
 // needs neither the general encoder's checks nor its masking.
 void append_server_frame(buffer& to, opcode op, std::span<const std::uint8_t> payload) {

@@ -84,7 +84,7 @@ class io_handle {
 class reactor {
  public:
   using clock = std::chrono::steady_clock;
-  static constexpr std::size_t recv_buffer_size = 256 * 1024;
+  static constexpr std::size_t recv_buffer_size = std::size_t{256} << 10;
   static constexpr unsigned read_budget = 4;  // reads of up to recv_buffer_size per wake
   static constexpr int tick_ms = 10;           // timing wheel resolution
   static constexpr std::size_t wheel_slots = 1024;

@@ -322,6 +322,7 @@ void Server::run(unsigned threads) {
     }
   }
   std::vector<std::thread> workers;
+  workers.reserve(extra.size());
   for (detail::server_loop* sl : extra) workers.emplace_back([sl] { sl->loop->run(); });
   state_->loops[0]->loop->run();
   for (auto& t : workers) t.join();

@@ -12,10 +12,21 @@ namespace detail {
 namespace {
 
 void write_http_response(buffer& out, const Response& resp) {
-  std::string head = "HTTP/1.1 " + std::to_string(resp.status) + " " + std::string(http_reason_phrase(resp.status)) +
-                     "\r\nContent-Type: " + resp.content_type + "\r\nContent-Length: " +
-                     std::to_string(resp.body.size()) + "\r\nConnection: close\r\n";
-  for (const auto& [name, value] : resp.headers) head += name + ": " + value + "\r\n";
+  std::string head = "HTTP/1.1 ";
+  head += std::to_string(resp.status);
+  head += ' ';
+  head += http_reason_phrase(resp.status);
+  head += "\r\nContent-Type: ";
+  head += resp.content_type;
+  head += "\r\nContent-Length: ";
+  head += std::to_string(resp.body.size());
+  head += "\r\nConnection: close\r\n";
+  for (const auto& [name, value] : resp.headers) {
+    head += name;
+    head += ": ";
+    head += value;
+    head += "\r\n";
+  }
   head += "\r\n";
   out.append(head);
   out.append(resp.body);
