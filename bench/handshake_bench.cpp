@@ -9,29 +9,14 @@
 #include "sha1.hpp"
 #include "zws/handshake.hpp"
 #include "zws/http.hpp"
+#include "../test/unit/sample_requests.hpp"
 
 namespace {
 
-// A Chromium upgrade request, 12 fields.
-constexpr std::string_view browser_request =
-    "GET /chat HTTP/1.1\r\n"
-    "Host: example.com:8080\r\n"
-    "Connection: Upgrade\r\n"
-    "Pragma: no-cache\r\n"
-    "Cache-Control: no-cache\r\n"
-    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/120.0.0.0 Safari/537.36\r\n"
-    "Upgrade: websocket\r\n"
-    "Origin: http://example.com:8080\r\n"
-    "Sec-WebSocket-Version: 13\r\n"
-    "Accept-Encoding: gzip, deflate, br\r\n"
-    "Accept-Language: en-US,en;q=0.9\r\n"
-    "Sec-WebSocket-Key: DBt3Ac1rvSXkYdyx5UMiYg==\r\n"
-    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
-    "\r\n";
+using zws::test::chromium_request;
 
 void server_handshake(benchmark::State& state) {
-  const std::string in(browser_request);
+  const std::string in(chromium_request);
   zws::http::request_parser parser;
   zws::buffer out;
   for (auto _ : state) {
@@ -54,7 +39,7 @@ void server_handshake(benchmark::State& state) {
 }
 
 void parse_request(benchmark::State& state) {
-  const std::string in(browser_request);
+  const std::string in(chromium_request);
   zws::http::request_parser parser;
   for (auto _ : state) {
     parser.reset();
