@@ -72,10 +72,12 @@ void connection::read_rounds() {
     const bool owned = !in_.empty();
     std::span<std::uint8_t> target;
     if (owned) {
+      fit_frame();
       // Grow with what actually arrives (at most doubling), never with what a
-      // frame header merely announces: 14 bytes must not cost 16 MiB.
+      // frame header merely announces: 14 bytes must not cost 16 MiB. Room
+      // already held (a recycled buffer) is used whole.
       std::size_t remaining = need_ > in_.size() ? need_ - in_.size() : 0;
-      std::size_t want = std::max(min_read, std::min(remaining, in_.size()));
+      std::size_t want = std::max({min_read, std::min(remaining, in_.size()), std::min(remaining, in_.room())});
       target = {in_.prepare(want), want};
     } else {
       target = r().recv_buffer();
@@ -112,10 +114,23 @@ void connection::consume_input(std::span<std::uint8_t> bytes, bool owned) {
   if (dead()) return;
   if (owned) {
     in_.consume(used);
-    if (in_.empty()) in_.release();
+    if (in_.empty()) r().give_spare(in_);
   } else if (used < bytes.size()) {
+    fit_frame();
     in_.append(bytes.subspan(used));
   }
+}
+
+// The frame being received (need_ bytes, from the front of in_) is larger than
+// in_ can hold: a recycled buffer that holds it all spares the copies of growing
+// (reactor::take_spare). Costs no memory the loop does not already have.
+void connection::fit_frame() {
+  if (need_ <= in_.capacity() || need_ <= min_read || phase_ > phase::closing) return;
+  buffer spare = r().take_spare(need_);
+  if (spare.capacity() == 0) return;
+  spare.append(in_.bytes());
+  r().give_spare(in_);
+  in_ = std::move(spare);
 }
 
 // Returns how many bytes are done with; the rest is kept for the next read.

@@ -135,6 +135,7 @@ class connection final : public io_handle, public WebSocket {
   // Returns 0 or -errno when the peer is gone.
   long uncork();
   std::size_t take_input(std::span<std::uint8_t> bytes);
+  void fit_frame();
   std::size_t skip_frames(std::span<std::uint8_t> bytes);
   void peer_closed();
   void flush();

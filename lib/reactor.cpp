@@ -27,6 +27,7 @@ failure sys_failure(const char* what) { return failure(errno, std::string(what) 
 }  // namespace
 
 reactor::reactor() : epoch_(clock::now()), now_(epoch_), recv_(new std::uint8_t[recv_buffer_size]) {
+  spares_.reserve(spare_count);
   wake_.owner = this;
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) {
@@ -91,6 +92,30 @@ void reactor::detach(io_handle* h) noexcept {
   ::epoll_ctl(epfd_, EPOLL_CTL_DEL, h->fd_, nullptr);
   ::close(h->fd_);
   h->fd_ = -1;
+}
+
+// --- recycled input buffers --------------------------------------------------------
+
+buffer reactor::take_spare(std::size_t n) noexcept {
+  auto best = spares_.end();
+  for (auto it = spares_.begin(); it != spares_.end(); ++it)
+    if (it->capacity() >= n && (best == spares_.end() || it->capacity() < best->capacity())) best = it;
+  if (best == spares_.end()) return {};
+  buffer b = std::move(*best);
+  spares_.erase(best);
+  spare_held_ -= b.capacity();
+  return b;
+}
+
+void reactor::give_spare(buffer& b) noexcept {
+  const std::size_t cap = b.capacity();
+  if (cap < spare_min || spare_held_ + cap > spare_bytes || spares_.size() == spare_count) {
+    b.release();
+    return;
+  }
+  b.clear();
+  spares_.push_back(std::move(b));  // no allocation: reserved for spare_count
+  spare_held_ += cap;
 }
 
 void reactor::read_later(io_handle* h) {

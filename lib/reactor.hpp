@@ -144,6 +144,21 @@ class reactor {
   io_handle* corked() const noexcept { return corked_; }
   void set_corked(io_handle* h) noexcept { corked_ = h; }
 
+  // Input buffers of frames larger than one read are recycled through the loop.
+  // A buffer that grows as its frame arrives copies itself at every doubling
+  // (about one copy of the whole frame); a recycled buffer that already holds
+  // the frame's size costs none. Handing one out adds no memory, so it may be
+  // sized by what a header announces. At most spare_count buffers, spare_bytes
+  // together, are kept between uses.
+  static constexpr std::size_t spare_min = std::size_t{256} << 10;
+  static constexpr std::size_t spare_count = 4;
+  static constexpr std::size_t spare_bytes = std::size_t{32} << 20;
+  // The smallest kept buffer with capacity of at least `n` bytes, or an empty one.
+  buffer take_spare(std::size_t n) noexcept;
+  // Empties `b`: its memory is kept for take_spare when large enough and there
+  // is room, else released.
+  void give_spare(buffer& b) noexcept;
+
   // A table of live objects for cross-thread handles: an id plus a generation
   // that changes when the slot is reused, so a stale handle finds nothing.
   struct slot_ref {
@@ -206,6 +221,8 @@ class reactor {
   std::unique_ptr<std::uint8_t[]> recv_;
   buffer cork_;
   io_handle* corked_ = nullptr;
+  std::vector<buffer> spares_;
+  std::size_t spare_held_ = 0;  // capacity of spares_, in bytes
 
   std::vector<io_handle*> ready_, flush_, dead_;
   std::vector<std::function<void()>> deferred_;

@@ -27,6 +27,8 @@ class buffer {
   std::size_t size() const noexcept { return end_ - begin_; }
   bool empty() const noexcept { return end_ == begin_; }
   std::size_t capacity() const noexcept { return cap_; }
+  // Bytes writable after the end without moving or growing the buffer.
+  std::size_t room() const noexcept { return cap_ - end_; }
   std::span<std::uint8_t> bytes() noexcept { return {data(), size()}; }
   std::span<const std::uint8_t> bytes() const noexcept { return {data(), size()}; }
 

@@ -61,4 +61,20 @@ TEST(Buffer, PrepareCommitGrows) {
   for (int i = 0; i < 100000; ++i) ASSERT_EQ(b.data()[i], static_cast<std::uint8_t>(i));
 }
 
+TEST(Buffer, RoomIsWhatFitsAfterTheEndWithoutGrowing) {
+  zws::buffer b;
+  EXPECT_EQ(b.room(), 0u);
+  b.prepare(1000);
+  const std::size_t cap = b.capacity();
+  EXPECT_EQ(b.room(), cap);
+  b.commit(600);
+  EXPECT_EQ(b.room(), cap - 600);
+  b.consume(100);  // the front is not room: only the end counts
+  EXPECT_EQ(b.room(), cap - 600);
+  const std::uint8_t* p = b.data();
+  b.prepare(b.room());
+  EXPECT_EQ(b.data(), p);  // all of it usable with no move
+  EXPECT_EQ(b.capacity(), cap);
+}
+
 }  // namespace

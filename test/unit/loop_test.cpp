@@ -243,3 +243,52 @@ TEST(Reactor, SlotsRejectStaleGenerations) {
 }
 
 }  // namespace
+
+namespace {
+
+zws::buffer sized(std::size_t cap) {
+  zws::buffer b;
+  b.prepare(cap);
+  b.commit(1);  // a live byte: give_spare must empty it
+  return b;
+}
+
+}  // namespace
+
+TEST(Reactor, SpareBuffersAreReusedSmallestFitFirst) {
+  zws::detail::reactor r;
+  EXPECT_EQ(r.take_spare(1).capacity(), 0u);  // none kept yet
+  zws::buffer a = sized(1 << 20), b = sized(4 << 20);
+  const std::uint8_t* pa = a.data();
+  r.give_spare(b);
+  r.give_spare(a);
+  EXPECT_EQ(a.capacity(), 0u);  // the memory moved into the loop
+  zws::buffer got = r.take_spare(600 << 10);
+  EXPECT_EQ(got.capacity(), std::size_t{1} << 20);  // the smallest that holds it
+  EXPECT_EQ(got.data(), pa);                         // the same memory, not a copy
+  EXPECT_TRUE(got.empty());
+  EXPECT_EQ(r.take_spare(2 << 20).capacity(), std::size_t{4} << 20);
+  EXPECT_EQ(r.take_spare(1).capacity(), 0u);  // both handed out
+}
+
+TEST(Reactor, SpareBuffersAreBoundedInCountSizeAndTotal) {
+  using zws::detail::reactor;
+  reactor r;
+  zws::buffer small = sized(reactor::spare_min / 2);
+  r.give_spare(small);
+  EXPECT_EQ(small.capacity(), 0u);  // released, not kept
+  EXPECT_EQ(r.take_spare(1).capacity(), 0u);
+  for (std::size_t i = 0; i < reactor::spare_count + 2; ++i) {
+    zws::buffer b = sized(reactor::spare_min);
+    r.give_spare(b);
+  }
+  std::size_t kept = 0;
+  while (r.take_spare(1).capacity() != 0) ++kept;
+  EXPECT_EQ(kept, reactor::spare_count);
+  zws::buffer huge = sized(reactor::spare_bytes);
+  zws::buffer more = sized(reactor::spare_min);
+  r.give_spare(huge);
+  r.give_spare(more);  // would exceed spare_bytes together
+  EXPECT_EQ(r.take_spare(1).capacity(), reactor::spare_bytes);
+  EXPECT_EQ(r.take_spare(1).capacity(), 0u);
+}
