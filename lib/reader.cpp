@@ -1,6 +1,7 @@
 #include "zws/reader.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <new>
 
 namespace zws {
@@ -63,6 +64,25 @@ read_result message_result(std::size_t consumed, opcode op, std::span<const std:
   return r;
 }
 
+// Unmasks a payload too short to be worth a dispatched kernel call, 8 bytes at a
+// time (phase 0: the frame's first payload byte takes key[0]).
+inline void unmask_short(std::uint8_t* p, std::size_t n, const std::uint8_t* key) noexcept {
+  std::uint32_t k4;
+  std::memcpy(&k4, key, 4);
+  const std::uint64_t k8 = std::uint64_t{k4} << 32 | k4;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, p + i, 8);
+    v ^= k8;
+    std::memcpy(p + i, &v, 8);
+  }
+  for (; i < n; ++i) p[i] ^= key[i & 3];
+}
+
+// Payloads shorter than this are unmasked inline, longer ones by the kernel.
+constexpr std::size_t short_payload = 64;
+
 }  // namespace
 
 reader::reader(role r, const reader_limits& limits) noexcept : limits_(&limits), role_(r) {}
@@ -97,6 +117,39 @@ read_result reader::next(std::span<std::uint8_t> bytes) noexcept {
   // A reassembled message yielded by the previous call is no longer needed, and
   // an idle connection keeps no memory.
   if (state_ == state::idle && assembly_.capacity() != 0) assembly_.release();
+
+  // The common case, decided from the first bytes alone: a whole, final text or
+  // binary frame with a 7- or 16-bit length, masked as our role requires, while
+  // no fragmented message is open. For such a frame every rule of check_start
+  // and check_length reduces to the tests below; anything else (and an
+  // incomplete frame) takes the general path.
+  if (state_ == state::idle && bytes.size() >= 4) {
+    const std::uint8_t b0 = bytes[0], b1 = bytes[1];
+    const bool masked = (b1 & 0x80) != 0;
+    std::size_t len = b1 & 0x7F;
+    std::size_t hs = 2;
+    if (len == 126) {
+      len = std::size_t{bytes[2]} << 8 | bytes[3];
+      hs = 4;
+    }
+    if (masked) hs += 4;
+    if ((b0 == 0x81 || b0 == 0x82) && (b1 & 0x7F) != 127 && masked == (role_ == role::server) &&
+        len <= limits_->max_message_size && bytes.size() >= hs + len) {
+      const auto payload = bytes.subspan(hs, len);
+      if (masked) {
+        if (len < short_payload) {
+          unmask_short(payload.data(), len, bytes.data() + hs - 4);
+        } else {
+          mask_key key;
+          std::memcpy(key.bytes, bytes.data() + hs - 4, 4);
+          mask(payload, key);
+        }
+      }
+      const auto op = static_cast<opcode>(b0 & 0x0F);
+      if (op == opcode::text && !utf8_valid(payload)) return fail(error::invalid_utf8);
+      return message_result(hs + len, op, payload);
+    }
+  }
 
   if (bytes.size() < 2) return need_more(0);
   if (const error e = check_start(bytes[0], bytes[1], role_, state_ == state::fragmented); e != error::none) {

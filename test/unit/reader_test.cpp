@@ -473,6 +473,26 @@ TEST(Reader, RejectsMessageTooBigBeforeBuffering) {
   EXPECT_EQ(zws::close_code_of(error::message_too_big), 1009);
 }
 
+// Whole small frames take the reader's fast path: the same rules hold there.
+TEST(Reader, WholeSmallFramesMeetEveryRuleOfTheGeneralPath) {
+  zws::reader_limits limits;
+  limits.max_message_size = 10;
+  EXPECT_EQ(run(role::server, cf(2, std::string(11, 'x')), limits), (V{err(error::message_too_big)}));
+  EXPECT_EQ(run(role::server, cf(1, std::string(10, 'x')), limits), (V{msg(opcode::text, std::string(10, 'x'))}));
+  EXPECT_EQ(run(role::server, cf(1, "\xC0\xAF")), (V{err(error::invalid_utf8)}));
+  EXPECT_EQ(run(role::server, sf(2, "abc")), (V{err(error::unmasked_client_frame)}));
+  EXPECT_EQ(run(role::client, cf(2, "abc")), (V{err(error::masked_server_frame)}));
+  EXPECT_EQ(run(role::client, build({2, "abc", true, false, 1})), (V{err(error::reserved_bits)}));
+  EXPECT_EQ(run(role::server, cat({cf(1, "a", false), cf(2, "b")})), (V{none(), err(error::expected_continuation)}));
+  // Short (inline) and long (kernel) unmasking agree on every length around the switch.
+  for (std::size_t n = 0; n < 140; ++n) {
+    std::string p(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<char>(i * 37 + 11);
+    ASSERT_EQ(run(role::server, cf(2, p)), (V{msg(opcode::binary, p)})) << n;
+    ASSERT_EQ(run(role::client, sf(2, p)), (V{msg(opcode::binary, p)})) << n;
+  }
+}
+
 TEST(Reader, MessageSizeCountsReassembledBytes) {
   zws::reader_limits limits;
   limits.max_message_size = 10;
