@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "net.hpp"
 #include "random.hpp"
@@ -78,7 +79,9 @@ void connection::read_rounds() {
       // already held (a recycled buffer) is used whole.
       std::size_t remaining = need_ > in_.size() ? need_ - in_.size() : 0;
       std::size_t want = std::max({min_read, std::min(remaining, in_.size()), std::min(remaining, in_.room())});
-      target = {in_.prepare(want), want};
+      std::uint8_t* p = grow_input(want, in_.size());
+      if (p == nullptr) return;
+      target = {p, want};
     } else {
       target = r().recv_buffer();
     }
@@ -117,7 +120,32 @@ void connection::consume_input(std::span<std::uint8_t> bytes, bool owned) {
     if (in_.empty()) r().give_spare(in_);
   } else if (used < bytes.size()) {
     fit_frame();
-    in_.append(bytes.subspan(used));
+    const auto rest = bytes.subspan(used);
+    if (std::uint8_t* p = grow_input(rest.size(), rest.size()); p != nullptr) {
+      std::memcpy(p, rest.data(), rest.size());
+      in_.commit(rest.size());
+    }
+  }
+}
+
+// in_.prepare(n), except that running out of memory is not an exception here:
+// the limits allow the frame, this process cannot hold it, so it is the peer's
+// frame that is too big (1009), as the reader treats reassembly. Returns null
+// then, with the connection failed. `held`: bytes of the frame read so far.
+std::uint8_t* connection::grow_input(std::size_t n, std::size_t held) {
+  try {
+    return in_.prepare(n);
+  } catch (const std::bad_alloc&) {
+    const std::size_t skip = need_ > held ? need_ - held : 0;
+    in_.release();
+    if (phase_ != phase::open) {
+      terminate(describe(error::message_too_big));
+      return nullptr;
+    }
+    reader_.abandon(error::message_too_big);
+    fail(error::message_too_big);
+    need_ = static_cast<std::uint32_t>(skip);  // lingering: the rest of this frame's payload is skipped
+    return nullptr;
   }
 }
 

@@ -136,6 +136,7 @@ class connection final : public io_handle, public WebSocket {
   long uncork();
   std::size_t take_input(std::span<std::uint8_t> bytes);
   void fit_frame();
+  std::uint8_t* grow_input(std::size_t n, std::size_t held);
   std::size_t skip_frames(std::span<std::uint8_t> bytes);
   void peer_closed();
   void flush();

@@ -81,6 +81,11 @@ class reader {
   // with the same code and no reason}.
   read_result next(std::span<std::uint8_t> bytes) noexcept;
 
+  // Ends the stream with `e` as if a frame had broken a rule: for a caller that
+  // cannot hold a frame the reader accepted (out of memory). Every later call
+  // returns {0, e}.
+  void abandon(error e) noexcept { (void)fail(e); }
+
   // Whether an error or a close has been returned.
   bool finished() const noexcept { return state_ == state::finished; }
 

@@ -924,6 +924,46 @@ TEST_F(Hostile, DeclaredLengthsDoNotReserveMemoryOrKillTheServer) {
 #endif
 }
 
+// A frame within max_message_size that this process cannot hold (its address
+// space is nearly full) is the peer's frame being too big: Close 1009, the rest
+// of the frame skipped unread, and the loop goes on. Was an uncaught bad_alloc.
+// A death test like the one above: RLIMIT_AS = its size + 24 MiB, a 16 MiB frame.
+TEST_F(Hostile, AFrameTheProcessCannotHoldCloses1009AndTheLoopGoesOn) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "RLIMIT_AS and ASan's shadow memory do not mix";
+#else
+  const std::string style = GTEST_FLAG_GET(death_test_style);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto child = [] {
+    zws::Loop l;
+    zws::Server s(l);
+    std::uint16_t closed = 0;
+    s.route("/", {.on_close = [&](zws::WebSocket&, std::uint16_t code, std::string_view) { closed = code; }});
+    if (s.listen("127.0.0.1", 0)) std::_Exit(2);
+    raw_peer p(l, s.port());
+    if (status_of(p.handshake()) != 101) std::_Exit(3);
+    const std::string frame = client_frame(opcode::binary, std::string(std::size_t{16} << 20, 'x'));
+    long pages = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+      if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
+      std::fclose(f);
+    }
+    rlimit rl{};
+    ::getrlimit(RLIMIT_AS, &rl);
+    rl.rlim_cur = static_cast<rlim_t>(pages) * 4096 + (rlim_t{24} << 20);
+    if (pages == 0 || ::setrlimit(RLIMIT_AS, &rl) != 0) std::_Exit(4);
+    if (!p.write(frame)) std::_Exit(5);
+    auto c = next_close(p);
+    if (!c) std::_Exit(6);
+    if (close_code_of_payload(*c) != 1009) std::_Exit(7);
+    if (closed != 1009) std::_Exit(8);
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(child(), ::testing::ExitedWithCode(0), "");
+  GTEST_FLAG_SET(death_test_style, style);
+#endif
+}
+
 TEST_F(Hostile, AdoptedSocketWithPipelinedHostileBytes) {
   listen(echo());
   raw_server front;  // the application's own HTTP server
