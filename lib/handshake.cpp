@@ -142,7 +142,9 @@ client_key make_client_key(std::span<const std::uint8_t, 16> nonce) noexcept {
 
 void write_upgrade_request(buffer& out, const upgrade_request_options& opts, const client_key& key) {
   out.append("GET ");
-  out.append(opts.target.empty() ? std::string_view("/") : opts.target);
+  // The origin form always starts with '/': a bare query ("?q") gets one.
+  if (opts.target.empty() || opts.target[0] == '?') out.append(std::string_view("/"));
+  out.append(opts.target);
   out.append(" HTTP/1.1\r\n");
   append_field(out, "Host", opts.host);
   out.append(

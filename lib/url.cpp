@@ -107,7 +107,7 @@ std::optional<std::uint16_t> parse_port(std::string_view s) noexcept {
   return static_cast<std::uint16_t>(value);
 }
 
-// path-abempty [ "?" query ] of RFC 3986, starting with '/': pchar, '/', '?'
+// path-abempty [ "?" query ] of RFC 3986, starting with '/' or '?': pchar, '/', '?'
 // and well-formed %-escapes only. This also refuses '#', spaces, controls and
 // non-ASCII bytes.
 bool valid_target(std::string_view s) noexcept {
@@ -138,9 +138,9 @@ std::optional<url> parse_url(std::string_view text) noexcept {
     return std::nullopt;
   }
 
-  // The authority runs to the first '/'. A '?', '#' or '@' before it is not a
-  // host or port character, so it fails below.
-  const std::size_t slash = rest.find('/');
+  // The authority runs to the first '/' or '?' (a query with no path). A '#' or
+  // '@' before it is not a host or port character, so it fails below.
+  const std::size_t slash = rest.find_first_of("/?");
   const std::string_view authority = rest.substr(0, slash);
   const std::string_view target = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
 

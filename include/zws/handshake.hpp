@@ -84,7 +84,7 @@ client_key make_client_key(std::span<const std::uint8_t, 16> nonce) noexcept;
 
 struct upgrade_request_options {
   std::string_view host{};                           // Host value: "example.com" or "example.com:8080"
-  std::string_view target = "/";                     // path and query: "/chat?room=1"
+  std::string_view target = "/";                     // path and query: "/chat?room=1" ("?q": "/?q")
   std::string_view origin{};                         // sent as Origin when not empty
   std::span<const std::string_view> subprotocols{};  // offered in this order, when not empty
   std::span<const http::header> extra{};             // appended verbatim (no CR or LF inside)

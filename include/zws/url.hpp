@@ -11,8 +11,8 @@
 //     refused rather than guessed at), or an IPv6 literal in brackets (RFC 4291
 //     text form, embedded IPv4 allowed; zone ids are not supported);
 //   - port: decimal, 1..65535, leading zeros allowed; an empty port is refused;
-//   - a query needs a path ("ws://h/?q", not "ws://h?q"): the request target
-//     must begin with '/', and a view cannot add one.
+//   - a query without a path ("ws://h?q") is kept as target "?q": the request
+//     line is "GET /?q" (write_upgrade_request adds the '/', as browsers do).
 // The URL must be the whole input: no surrounding whitespace.
 #pragma once
 
@@ -29,7 +29,8 @@ struct url {
   bool secure = false;          // wss://
   std::string_view host;        // as written; an IPv6 literal without its brackets
   std::uint16_t port = 0;       // the explicit port, else 443 for wss and 80 for ws
-  std::string_view target;      // path and query as written, or "/" when the path is empty
+  std::string_view target;      // path and query as written ("?q" when there is no path),
+                                // or "/" when both are empty
   bool host_is_ipv6 = false;
 };
 

@@ -157,6 +157,23 @@ TEST(Client, SubprotocolHeadersAndQueryReachTheServer) {
   EXPECT_FALSE(client_protocol.empty());
 }
 
+TEST(Client, AQueryWithoutAPathIsSentAsSlashQuery) {
+  zws::Loop loop;
+  zws::Server server(loop);
+  std::string seen_path, seen_query;
+  bool opened = false;
+  server.route("/", {.on_upgrade = [&](const zws::Request& req, zws::Upgrade&) {
+                       seen_path = req.path();
+                       seen_query = req.query();
+                     }});
+  ASSERT_FALSE(server.listen("127.0.0.1", 0));
+  zws::connect(loop, "ws://127.0.0.1:" + std::to_string(server.port()) + "?room=7",
+               {.on_open = [&](zws::WebSocket&) { opened = true; }});
+  ASSERT_TRUE(run_until(loop, [&] { return opened; }));
+  EXPECT_EQ(seen_path, "/");
+  EXPECT_EQ(seen_query, "room=7");
+}
+
 TEST(Client, Ipv6LiteralAndLocalhost) {
   zws::Loop loop;
   zws::Server server(loop);

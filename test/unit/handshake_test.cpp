@@ -398,6 +398,15 @@ TEST(HandshakeClient, WritesMinimalRequest) {
             "\r\n");
 }
 
+TEST(HandshakeClient, ABareQueryTargetGetsItsSlash) {
+  zws::buffer out;
+  zws::write_upgrade_request(out, {.host = "h", .target = "?room=1"}, zws::make_client_key(sample_nonce));
+  EXPECT_EQ(str(out).substr(0, str(out).find("\r\n")), "GET /?room=1 HTTP/1.1");
+  out.clear();
+  zws::write_upgrade_request(out, {.host = "h", .target = ""}, zws::make_client_key(sample_nonce));
+  EXPECT_EQ(str(out).substr(0, str(out).find("\r\n")), "GET / HTTP/1.1");
+}
+
 TEST(HandshakeClient, WritesOriginSubprotocolsAndExtraHeaders) {
   zws::buffer out;
   const std::array<std::string_view, 2> protocols{"chat", "superchat"};

@@ -48,6 +48,11 @@ const valid_case valid_cases[] = {
     {"ws://[::ffff:192.0.2.1]/", false, "::ffff:192.0.2.1", 80, "/", true, "[::ffff:192.0.2.1]"},
     {"ws://[1:2:3:4:5:6:1.2.3.4]/", false, "1:2:3:4:5:6:1.2.3.4", 80, "/", true, "[1:2:3:4:5:6:1.2.3.4]"},
     {"ws://h/?", false, "h", 80, "/?", false, "h"},
+    // a query without a path: target "?q", sent as "GET /?q" (write_upgrade_request)
+    {"ws://h?q", false, "h", 80, "?q", false, "h"},
+    {"ws://h?", false, "h", 80, "?", false, "h"},
+    {"ws://h:81?q=/a", false, "h", 81, "?q=/a", false, "h:81"},
+    {"ws://[::1]?q", false, "::1", 80, "?q", true, "[::1]"},
     {"ws://h/chat?room=1&user=a%20b", false, "h", 80, "/chat?room=1&user=a%20b", false, "h"},
     {"ws://h/a/b/../c/./d", false, "h", 80, "/a/b/../c/./d", false, "h"},
     {"ws://h//double", false, "h", 80, "//double", false, "h"},
@@ -73,8 +78,8 @@ TEST(Url, ParsesValidUrls) {
     EXPECT_EQ(u->target, c.target) << c.text;
     EXPECT_EQ(u->host_is_ipv6, c.ipv6) << c.text;
     EXPECT_TRUE(inside(u->host, g.str())) << c.text;
-    const bool has_path = c.text.find('/', c.text.find("://") + 3) != std::string_view::npos;
-    EXPECT_EQ(inside(u->target, g.str()), has_path) << c.text;
+    const bool has_target = c.text.find_first_of("/?", c.text.find("://") + 3) != std::string_view::npos;
+    EXPECT_EQ(inside(u->target, g.str()), has_target) << c.text;
   }
 }
 
@@ -122,13 +127,13 @@ const std::string_view invalid_cases[] = {
     // port
     "ws://h:/", "ws://h:", "ws://h:0/", "ws://h:00/", "ws://h:65536/", "ws://h:99999/", "ws://h:4294967377/",
     "ws://h:-1/", "ws://h:+80/", "ws://h:8o/", "ws://h:80:80/", "ws://h: 80/", "ws://h:80 /", "ws://h:0x50/",
-    "ws://[::1]:/", "ws://[::1]:0/", "ws://[::1]:65536", "ws://h:80?q", "ws://h:123456789012345678901234567890/",
+    "ws://[::1]:/", "ws://[::1]:0/", "ws://[::1]:65536", "ws://h:?q", "ws://h:123456789012345678901234567890/",
     // userinfo
     "ws://user@h/", "ws://user:pass@h/", "ws://@h/", "ws://h@/", "ws://u@[::1]/",
     // fragments
     "ws://h/#", "ws://h/#f", "ws://h/p#f", "ws://h/?q#f", "ws://h#f", "ws://h:80#f", "ws://[::1]#f",
-    // query without a path
-    "ws://h?q", "ws://h?", "ws://[::1]?q",
+    // query without a path: still no host
+    "ws://?q", "ws://:80?q", "ws://h?#", "ws://h?q#f", "ws://h?a b",
     // target characters
     "ws://h/ ", "ws://h/a b", "ws://h/\t", "ws://h/\x01", "ws://h/\x7f", "ws://h/\xc3\xa9", "ws://h/\x80",
     "ws://h/a\"b", "ws://h/<", "ws://h/>", "ws://h/\\", "ws://h/^", "ws://h/`", "ws://h/{", "ws://h/|",
@@ -163,7 +168,7 @@ TEST(Url, EveryPrefixStaysInBounds) {
       EXPECT_FALSE(u->host.empty());
       EXPECT_NE(u->port, 0);
       EXPECT_TRUE(inside(u->target, g.str()) || u->target == "/");
-      EXPECT_EQ(u->target.front(), '/');
+      EXPECT_TRUE(u->target.front() == '/' || u->target.front() == '?');
     }
   };
   for (const auto& c : valid_cases) check_prefixes(c.text);
