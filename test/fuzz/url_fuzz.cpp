@@ -1,6 +1,7 @@
 // parse_url never crashes or reads outside its input (ASan), and what it accepts
 // is well formed: views inside the input, a port in range, a target starting
-// with '/', and a Host header that fits the advertised capacity.
+// with '/' (or '?' for a query without a path), and a Host header that fits
+// the advertised capacity.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -26,11 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!u) return 0;
   check(!u->host.empty() && inside(u->host, text));
   check(u->port != 0);
-  check(!u->target.empty() && u->target.front() == '/');
+  check(!u->target.empty() && (u->target.front() == '/' || u->target.front() == '?'));
   check(inside(u->target, text) || u->target == "/");
   const std::string_view after_scheme = text.substr(text.find("://") + 3);
   check(text.find('#') == std::string_view::npos);
-  check(after_scheme.substr(0, after_scheme.find('/')).find('@') == std::string_view::npos);  // no userinfo
+  // No userinfo: the authority (up to the target) has no '@'.
+  check(after_scheme.substr(0, after_scheme.find_first_of("/?")).find('@') == std::string_view::npos);
   for (char c : text) check(static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f);
 
   char host[300];
