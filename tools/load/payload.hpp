@@ -1,18 +1,13 @@
-// tools/load/payload.hpp — what zws-load sends, and the randomness it masks with.
+// tools/load/payload.hpp — what zws-load sends.
 //
 // A message is a fixed pattern whose first (up to) 8 bytes are replaced by the
 // message's sequence number on its connection, 6 bits per printable character,
 // so an echo that is reordered, repeated or cut is caught, and text stays ASCII.
 #pragma once
 
-#include <sys/random.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -98,43 +93,6 @@ struct stream_image {
     }
     return true;
   }
-};
-
-// ---------------------------------------------------------------------------
-// Random bytes for mask keys and handshake keys, drawn from getrandom() 64 KiB
-// at a time so that a fresh key per frame costs a copy, not a syscall.
-
-class random_pool {
- public:
-  zws::mask_key key() {
-    zws::mask_key k;
-    fill(k.bytes, 4);
-    return k;
-  }
-  void fill(std::uint8_t* dst, std::size_t n) {
-    while (n) {
-      if (pos_ == sizeof buf_) refill();
-      const std::size_t k = std::min(n, sizeof buf_ - pos_);
-      std::memcpy(dst, buf_ + pos_, k);
-      pos_ += k, dst += k, n -= k;
-    }
-  }
-
- private:
-  void refill() {
-    std::size_t got = 0;
-    while (got < sizeof buf_) {
-      const ssize_t r = getrandom(buf_ + got, sizeof buf_ - got, 0);
-      if (r > 0) got += static_cast<std::size_t>(r);
-      else if (errno != EINTR) {
-        std::perror("zws-load: getrandom");
-        std::exit(1);
-      }
-    }
-    pos_ = 0;
-  }
-  std::uint8_t buf_[64 * 1024];
-  std::size_t pos_ = sizeof buf_;
 };
 
 }  // namespace zws_load
