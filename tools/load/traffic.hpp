@@ -12,14 +12,30 @@
 
 namespace zws_load {
 
+// Handles the frames at the front of `bytes`. An echo whose header is the one
+// expected (see frame_format::echo_at) is taken without the reader: the
+// header's bytes already say FIN, no RSV bits, the opcode sent, unmasked, the
+// length sent. That is only sound between messages — not while the reader
+// holds the start of a fragmented one, whose continuation must not be skipped.
 inline std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i64 now) {
   const zws::opcode want = opt_.text ? zws::opcode::text : zws::opcode::binary;
+  const std::size_t n = pat_.size();
   std::size_t off = 0;
-  const std::size_t pre = c.verified;  // already checked of the first frame (pre_verify)
+  std::size_t skip = c.verified;  // already checked of the first frame's payload (pre_verify)
   c.verified = 0;
-  for (;;) {
-    const std::size_t skip = off == 0 ? pre : 0;
-    const zws::read_result r = c.rd->next(bytes.subspan(off));
+  for (;; skip = 0) {
+    const std::span<std::uint8_t> rest = bytes.subspan(off);
+    if (const std::size_t hs = fmt_.echo_at(rest); hs != 0 && !c.rd->in_message()) {
+      if (rest.size() < hs + n) {
+        c.need = hs + n;
+        return off;
+      }
+      if (!verify_echo(c, rest.data() + hs, skip)) return failed;
+      complete(c, now);
+      off += hs + n;
+      continue;
+    }
+    const zws::read_result r = c.rd->next(rest);
     off += r.consumed;
     switch (r.ev.kind) {
       case zws::event_kind::none:
@@ -28,11 +44,12 @@ inline std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i6
         c.need = r.ev.need;
         return off;
       case zws::event_kind::message:
-        if (c.done == c.sent || r.ev.op != want || r.ev.data.size() != pat_.size() ||
-            !pat_.matches(c.done, skip, r.ev.data.data() + skip, r.ev.data.size() - skip)) {
+        if (r.ev.op != want || r.ev.data.size() != n) {
           fail(c, &counters::verify_errors);
           return failed;
         }
+        // Not the expected header, so pre_verify did not check any of it.
+        if (!verify_echo(c, r.ev.data.data(), 0)) return failed;
         complete(c, now);
         continue;
       case zws::event_kind::ping: {
@@ -50,6 +67,16 @@ inline std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i6
         return failed;
     }
   }
+}
+
+// Checks a whole echoed payload (pat_.size() bytes at `data`, of which the
+// first `skip` were checked already) against the oldest message in flight.
+// Fails the connection and returns false when it is not that message.
+inline bool worker::verify_echo(conn& c, const std::uint8_t* data, std::size_t skip) {
+  const bool ok = c.done != c.sent && (skip == 0 ? pat_.matches_whole(c.done, data)
+                                                 : pat_.matches(c.done, skip, data + skip, pat_.size() - skip));
+  if (!ok) fail(c, &counters::verify_errors);
+  return ok;
 }
 
 inline std::size_t worker::consume_raw(conn& c, std::span<std::uint8_t> bytes, i64 now) {
@@ -107,11 +134,7 @@ inline void worker::append_message(conn& c, i64 stamp) {
     c.big_off = 0;
     c.big_left = pat_.size();
   } else {
-    // Mask the fixed pattern while copying it out, then stamp the (masked) sequence number.
-    const zws::mask_key key = rng_.key();
-    zws::write_frame(c.out, opt_.text ? zws::opcode::text : zws::opcode::binary,
-                     std::span<const std::uint8_t>(pat_.bytes), &key);
-    pat_.stamp_masked(c.out.data() + c.out.size() - pat_.size(), c.sent, key);
+    fmt_.append(c.out, pat_, c.sent, rng_.key());
   }
   ++c.sent;
 }
@@ -119,10 +142,8 @@ inline void worker::append_message(conn& c, i64 stamp) {
 // Large messages: checks the payload received so far of the frame at the front of
 // c.in while it is fresh in cache; consume_ws then checks only the rest.
 inline bool worker::pre_verify(conn& c) {
-  zws::frame_header h;
-  const std::size_t hs = zws::decode_header(c.in.bytes(), h);
-  const auto want = static_cast<std::uint8_t>(opt_.text ? zws::opcode::text : zws::opcode::binary);
-  if (hs == 0 || !h.fin || h.masked || h.op != want || h.payload_length != pat_.size() || c.done == c.sent)
+  const std::size_t hs = fmt_.echo_at(c.in.bytes());
+  if (hs == 0 || c.rd->in_message() || c.done == c.sent)
     return true;  // not the echo we expect, or not yet known: consume_ws decides
   const std::size_t have = std::min<std::size_t>(pat_.size(), c.in.size() - hs);
   if (have > c.verified) {
@@ -147,9 +168,7 @@ inline std::size_t worker::fill_chunk(conn& c) {
   }
   const auto off = static_cast<std::size_t>(c.big_off);
   const auto k = static_cast<std::size_t>(std::min<u64>(chunk_size - pos, c.big_left));
-  zws::mask_copy({out + pos, k}, {pat_.bytes.data() + off, k}, c.big_key, off % 4);
-  for (std::size_t j = off; j < pat_.stamp_size() && j < off + k; ++j)
-    out[pos + j - off] = static_cast<std::uint8_t>(pattern::stamp_byte(c.big_seq, j) ^ c.big_key.bytes[j % 4]);
+  pat_.write_masked(out + pos, c.big_seq, off, k, c.big_key);
   return pos + k;
 }
 

@@ -32,6 +32,7 @@
 #include "random.hpp"
 #include "report.hpp"
 #include "target.hpp"
+#include "wire.hpp"
 #include "zws/buffer.hpp"
 #include "zws/frame.hpp"
 #include "zws/handshake.hpp"
@@ -153,6 +154,7 @@ class worker {
   std::size_t consume_raw(conn& c, std::span<std::uint8_t> bytes, i64 now);
   std::size_t consume_handshake(conn& c, std::span<std::uint8_t> bytes, i64 now);
   std::size_t consume_ws(conn& c, std::span<std::uint8_t> bytes, i64 now);
+  bool verify_echo(conn& c, const std::uint8_t* data, std::size_t skip);
   void goodbye(conn& c);
   void complete(conn& c, i64 now);
   void send_messages(conn& c, i64 now);
@@ -170,6 +172,7 @@ class worker {
   const target& tgt_;
   const pattern& pat_;
   const stream_image& image_;
+  const frame_format fmt_{opt_.text ? zws::opcode::text : zws::opcode::binary, opt_.size};
   const u64 stamp_mask_ = std::bit_ceil(u64{opt_.depth}) - 1;  // at most depth in flight
   control& ctl_;
   std::vector<conn> conns_;
