@@ -57,7 +57,8 @@ inline constexpr const char* usage_text =
     "  connection answered), 3 after any error, 2 for a bad command line.\n"
     "\n"
     "  Progress goes to stderr once a second. Every frame is masked with a fresh key\n"
-    "  (getrandom); every echoed payload is checked (length, content, order).\n";
+    "  (ChaCha20 keyed from getrandom); every echoed payload is checked (type, length,\n"
+    "  content, order).\n";
 
 namespace detail {
 

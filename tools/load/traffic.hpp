@@ -1,0 +1,222 @@
+// tools/load/traffic.hpp — zws-load's worker: messages. Sending (framed and
+// masked, or raw), receiving and verifying every echo, and timing it.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "worker.hpp"
+
+namespace zws_load {
+
+// Handles the frames at the front of `bytes`. An echo whose header is the one
+// expected (see frame_format::echo_at) is taken without the reader: the
+// header's bytes already say FIN, no RSV bits, the opcode sent, unmasked, the
+// length sent. That is only sound between messages — not while the reader
+// holds the start of a fragmented one, whose continuation must not be skipped.
+inline std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i64 now) {
+  const zws::opcode want = opt_.text ? zws::opcode::text : zws::opcode::binary;
+  const std::size_t n = pat_.size();
+  std::size_t off = 0;
+  std::size_t skip = c.verified;  // already checked of the first frame's payload (pre_verify)
+  c.verified = 0;
+  for (;; skip = 0) {
+    const std::span<std::uint8_t> rest = bytes.subspan(off);
+    if (const std::size_t hs = fmt_.echo_at(rest); hs != 0 && !c.rd->in_message()) {
+      if (rest.size() < hs + n) {
+        c.need = hs + n;
+        return off;
+      }
+      if (!verify_echo(c, rest.data() + hs, skip)) return failed;
+      complete(c, now);
+      off += hs + n;
+      continue;
+    }
+    const zws::read_result r = c.rd->next(rest);
+    off += r.consumed;
+    switch (r.ev.kind) {
+      case zws::event_kind::none:
+        continue;
+      case zws::event_kind::need_more:
+        c.need = r.ev.need;
+        return off;
+      case zws::event_kind::message:
+        if (r.ev.op != want || r.ev.data.size() != n) {
+          fail(c, &counters::verify_errors);
+          return failed;
+        }
+        // Not the expected header, so pre_verify did not check any of it.
+        if (!verify_echo(c, r.ev.data.data(), 0)) return failed;
+        complete(c, now);
+        continue;
+      case zws::event_kind::ping: {
+        const zws::mask_key key = rng_.key();
+        zws::write_frame(c.out, zws::opcode::pong, r.ev.data, &key);
+        continue;
+      }
+      case zws::event_kind::pong:
+        continue;
+      case zws::event_kind::close:
+        fail(c, &counters::closed);
+        return failed;
+      case zws::event_kind::error:
+        fail(c, &counters::protocol_errors);
+        return failed;
+    }
+  }
+}
+
+// Checks a whole echoed payload (pat_.size() bytes at `data`, of which the
+// first `skip` were checked already) against the oldest message in flight.
+// Fails the connection and returns false when it is not that message.
+inline bool worker::verify_echo(conn& c, const std::uint8_t* data, std::size_t skip) {
+  const bool ok = c.done != c.sent && (skip == 0 ? pat_.matches_whole(c.done, data)
+                                                 : pat_.matches(c.done, skip, data + skip, pat_.size() - skip));
+  if (!ok) fail(c, &counters::verify_errors);
+  return ok;
+}
+
+inline std::size_t worker::consume_raw(conn& c, std::span<std::uint8_t> bytes, i64 now) {
+  // An echo of bytes never sent, or different from them, is an error.
+  if (c.raw_rx + bytes.size() > c.raw_tx || !image_.matches(c.raw_rx, bytes.data(), bytes.size())) {
+    fail(c, &counters::verify_errors);
+    return failed;
+  }
+  const u64 before = c.raw_rx / pat_.size();
+  c.raw_rx += bytes.size();
+  for (u64 k = c.raw_rx / pat_.size(); k > before; --k) complete(c, now);
+  return bytes.size();
+}
+
+inline void worker::complete(conn& c, i64 now) {
+  if (opt_.idle) {
+    ++c.done;
+    ++answered_;
+    return;
+  }
+  const i64 stamp = c.stamps[c.done & stamp_mask_];
+  ++c.done;
+  ++all_.msgs;
+  all_.bytes += pat_.size();
+  if (ph_ == phase::measure) {
+    ++measured_.msgs;
+    measured_.bytes += pat_.size();
+    hist_.record(static_cast<u64>(std::max<i64>(now - stamp, 0)));
+  }
+}
+
+inline void worker::send_messages(conn& c, i64 now) {
+  if (c.st != cstate::open || ph_ == phase::stop) return;
+  const u64 cap = opt_.idle ? 1 : opt_.depth;
+  if (interval_ns_ > 0 && !opt_.idle) {
+    const u64 n = conns_.size();
+    while (c.due > 0 && c.sent - c.done < cap && c.big_left == 0) {
+      append_message(c, t0_ + static_cast<i64>(double(c.sent * n + c.index) * interval_ns_));
+      --c.due;
+    }
+    return;
+  }
+  while (c.sent - c.done < cap && c.sent < c.limit && c.big_left == 0) append_message(c, now);
+}
+
+inline void worker::append_message(conn& c, i64 stamp) {
+  if (!c.stamps.empty()) c.stamps[c.sent & stamp_mask_] = stamp;
+  if (opt_.raw) {
+    c.raw_queued += pat_.size();  // sent straight from the stream image by flush()
+  } else if (big_) {
+    c.big_key = rng_.key();
+    c.big_head = zws::make_frame_head(opt_.text ? zws::opcode::text : zws::opcode::binary, pat_.size(), &c.big_key);
+    c.big_head_sent = 0;
+    c.big_seq = c.sent;
+    c.big_off = 0;
+    c.big_left = pat_.size();
+  } else {
+    fmt_.append(c.out, pat_, c.sent, rng_.key());
+  }
+  ++c.sent;
+}
+
+// Large messages: checks the payload received so far of the frame at the front of
+// c.in while it is fresh in cache; consume_ws then checks only the rest.
+inline bool worker::pre_verify(conn& c) {
+  const std::size_t hs = fmt_.echo_at(c.in.bytes());
+  if (hs == 0 || c.rd->in_message() || c.done == c.sent)
+    return true;  // not the echo we expect, or not yet known: consume_ws decides
+  const std::size_t have = std::min<std::size_t>(pat_.size(), c.in.size() - hs);
+  if (have > c.verified) {
+    if (!pat_.matches(c.done, c.verified, c.in.data() + hs + c.verified, have - c.verified)) {
+      fail(c, &counters::verify_errors);
+      return false;
+    }
+    c.verified = have;
+  }
+  return true;
+}
+
+// Large messages: masks the next piece of the message being sent (after what is
+// left of its header) into chunk_; returns its size. A piece the kernel does not
+// take is simply made again from the offsets next time.
+inline std::size_t worker::fill_chunk(conn& c) {
+  std::uint8_t* out = chunk_.get();
+  std::size_t pos = 0;
+  if (c.big_head_sent < c.big_head.size) {
+    pos = c.big_head.size - c.big_head_sent;
+    std::memcpy(out, c.big_head.bytes + c.big_head_sent, pos);
+  }
+  const auto off = static_cast<std::size_t>(c.big_off);
+  const auto k = static_cast<std::size_t>(std::min<u64>(chunk_size - pos, c.big_left));
+  pat_.write_masked(out + pos, c.big_seq, off, k, c.big_key);
+  return pos + k;
+}
+
+inline bool worker::flush(conn& c) {
+  for (;;) {
+    ssize_t n;
+    // A large message, once started, goes out whole before anything queued behind it.
+    const bool big_started = c.big_left && (c.big_head_sent || c.big_off);
+    if (c.raw_queued) {
+      const auto at = static_cast<std::size_t>(c.raw_tx % image_.size());
+      const std::size_t first = static_cast<std::size_t>(std::min<u64>(c.raw_queued, image_.size() - at));
+      const std::size_t second = static_cast<std::size_t>(std::min<u64>(c.raw_queued - first, at));
+      iovec iov[2] = {{const_cast<std::uint8_t*>(image_.bytes.data()) + at, first},
+                      {const_cast<std::uint8_t*>(image_.bytes.data()), second}};
+      msghdr m{};
+      m.msg_iov = iov;
+      m.msg_iovlen = second ? 2 : 1;
+      n = sendmsg(c.fd, &m, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.raw_tx += static_cast<u64>(n);
+        c.raw_queued -= static_cast<u64>(n);
+        continue;
+      }
+    } else if (!c.out.empty() && !big_started) {
+      n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        c.out.consume(static_cast<std::size_t>(n));
+        continue;
+      }
+    } else if (c.big_left) {
+      const std::size_t head_left = c.big_head.size - c.big_head_sent;
+      n = send(c.fd, chunk_.get(), fill_chunk(c), MSG_NOSIGNAL);
+      if (n > 0) {
+        const std::size_t h = std::min<std::size_t>(static_cast<std::size_t>(n), head_left);
+        c.big_head_sent = static_cast<std::uint8_t>(c.big_head_sent + h);
+        c.big_off += static_cast<u64>(n) - h;
+        c.big_left -= static_cast<u64>(n) - h;
+        if (c.big_left == 0) send_messages(c, now_ns());  // the next one, if depth allows
+        continue;
+      }
+    } else {
+      return true;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return true;  // EPOLLOUT edge follows when the kernel takes more
+    fail(c, c.st == cstate::open ? &counters::closed : &counters::handshake_failed);
+    return false;
+  }
+}
+
+}  // namespace zws_load
