@@ -167,7 +167,7 @@ inline std::size_t worker::fill_chunk(conn& c) {
     std::memcpy(out, c.big_head.bytes + c.big_head_sent, pos);
   }
   const auto off = static_cast<std::size_t>(c.big_off);
-  const auto k = static_cast<std::size_t>(std::min<u64>(chunk_size - pos, c.big_left));
+  const auto k = static_cast<std::size_t>(std::min<u64>(chunk_size, c.big_left));
   pat_.write_masked(out + pos, c.big_seq, off, k, c.big_key);
   return pos + k;
 }

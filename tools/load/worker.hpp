@@ -178,7 +178,7 @@ class worker {
   std::vector<conn> conns_;
   std::unique_ptr<std::uint8_t[]> rbuf_;
   const bool big_ = !opt_.raw && opt_.size >= large_message;
-  std::unique_ptr<std::uint8_t[]> chunk_{big_ ? new std::uint8_t[chunk_size] : nullptr};
+  std::unique_ptr<std::uint8_t[]> chunk_{big_ ? new std::uint8_t[chunk_size + zws::max_frame_header] : nullptr};
   int epfd_ = -1;
   std::thread thread_;
   random_pool rng_;
