@@ -882,6 +882,22 @@ TEST_F(Hostile, StopThenDestroyBeforeTheLoopRunsIsSafe) {
   EXPECT_TRUE(p.wait_eof(1000ms));
 }
 
+#if !defined(__SANITIZE_ADDRESS__)  // RLIMIT_AS and ASan's shadow memory do not mix
+// Death tests below: caps this process's address space at its current size
+// plus `headroom` bytes (RLIMIT_AS). False when it cannot.
+bool limit_address_space(std::size_t headroom) {
+  long pages = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
+    std::fclose(f);
+  }
+  rlimit rl{};
+  ::getrlimit(RLIMIT_AS, &rl);
+  rl.rlim_cur = static_cast<rlim_t>(pages) * 4096 + headroom;
+  return pages != 0 && ::setrlimit(RLIMIT_AS, &rl) == 0;
+}
+#endif
+
 // Was a crash (reported by this file): the connection reserved a frame's whole
 // declared size (32 MiB for a 16 MiB header) when its 14-byte header arrived, and
 // the std::bad_alloc of buffer::prepare escaped Loop::run_once. Under an
@@ -905,15 +921,7 @@ TEST_F(Hostile, DeclaredLengthsDoNotReserveMemoryOrKillTheServer) {
       peers.push_back(std::make_unique<raw_peer>(l, s.port()));
       if (status_of(peers.back()->handshake()) != 101) std::_Exit(3);
     }
-    long pages = 0;
-    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-      if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
-      std::fclose(f);
-    }
-    rlimit rl{};
-    ::getrlimit(RLIMIT_AS, &rl);
-    rl.rlim_cur = static_cast<rlim_t>(pages) * 4096 + (rlim_t{256} << 20);
-    if (pages == 0 || ::setrlimit(RLIMIT_AS, &rl) != 0) std::_Exit(4);
+    if (!limit_address_space(std::size_t{256} << 20)) std::_Exit(4);
     // 14 bytes each: a header promising 16 MiB, then silence.
     for (auto& p : peers) p->write(raw_frame(0x82, "", true, std::uint64_t{16} << 20));
     run_until(l, [] { return false; }, 100ms);
@@ -943,15 +951,7 @@ TEST_F(Hostile, AFrameTheProcessCannotHoldCloses1009AndTheLoopGoesOn) {
     raw_peer p(l, s.port());
     if (status_of(p.handshake()) != 101) std::_Exit(3);
     const std::string frame = client_frame(opcode::binary, std::string(std::size_t{16} << 20, 'x'));
-    long pages = 0;
-    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-      if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
-      std::fclose(f);
-    }
-    rlimit rl{};
-    ::getrlimit(RLIMIT_AS, &rl);
-    rl.rlim_cur = static_cast<rlim_t>(pages) * 4096 + (rlim_t{24} << 20);
-    if (pages == 0 || ::setrlimit(RLIMIT_AS, &rl) != 0) std::_Exit(4);
+    if (!limit_address_space(std::size_t{24} << 20)) std::_Exit(4);
     if (!p.write(frame)) std::_Exit(5);
     auto c = next_close(p);
     if (!c) std::_Exit(6);

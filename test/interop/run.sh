@@ -266,6 +266,14 @@ if $have_node_ws; then
   fi
 else missing_peer "zws-echo options" "node ws missing"; fi
 
+# --- zws-load against real and deliberately faulty echo servers ------------------
+if [ -x /usr/bin/python3 ] && [ -x build/zws-load ]; then
+  if start fault-server fault_port listening /usr/bin/python3 $here/fault_server.py @PORT@; then
+    node_echo=$($have_node_ws && echo "ws://127.0.0.1:$node_port/echo" || true)
+    suite zws-load 300 bash $here/load_cases.sh "ws://127.0.0.1:$echo_port/" "ws://127.0.0.1:$fault_port" $node_echo
+  fi
+else missing_peer "zws-load cases" "/usr/bin/python3 or build/zws-load missing"; fi
+
 # --- zws clients -> servers we did not write ------------------------------------
 targets=()
 $have_node_ws && targets+=("node-ws|ws://127.0.0.1:$node_port|$work/node-server.log")
