@@ -80,7 +80,10 @@ void connection::read_rounds() {
       std::size_t remaining = need_ > in_.size() ? need_ - in_.size() : 0;
       std::size_t want = std::max({min_read, std::min(remaining, in_.size()), std::min(remaining, in_.room())});
       std::uint8_t* p = grow_input(want, in_.size());
-      if (p == nullptr) return;
+      if (p == nullptr) {
+        if (dead()) return;
+        continue;  // failed and lingering: read on (into the shared buffer), skipping the frame
+      }
       target = {p, want};
     } else {
       target = r().recv_buffer();

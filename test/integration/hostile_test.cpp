@@ -946,7 +946,8 @@ TEST_F(Hostile, AFrameTheProcessCannotHoldCloses1009AndTheLoopGoesOn) {
     zws::Loop l;
     zws::Server s(l);
     std::uint16_t closed = 0;
-    s.route("/", {.on_close = [&](zws::WebSocket&, std::uint16_t code, std::string_view) { closed = code; }});
+    s.route("/", {.on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); },
+                  .on_close = [&](zws::WebSocket&, std::uint16_t code, std::string_view) { closed = code; }});
     if (s.listen("127.0.0.1", 0)) std::_Exit(2);
     raw_peer p(l, s.port());
     if (status_of(p.handshake()) != 101) std::_Exit(3);
@@ -957,7 +958,11 @@ TEST_F(Hostile, AFrameTheProcessCannotHoldCloses1009AndTheLoopGoesOn) {
     if (!c) std::_Exit(6);
     if (close_code_of_payload(*c) != 1009) std::_Exit(7);
     if (closed != 1009) std::_Exit(8);
-    std::_Exit(0);
+    if (!p.wait_eof(3000ms)) std::_Exit(9);  // the rest of the frame skipped, then TCP closed
+    raw_peer q(l, s.port());                 // and the server goes on serving
+    if (status_of(q.handshake()) != 101 || !q.write(client_frame(opcode::text, "still here"))) std::_Exit(10);
+    auto f = q.read_frame(3000ms);
+    std::_Exit(f && f->payload == "still here" ? 0 : 11);
   };
   EXPECT_EXIT(child(), ::testing::ExitedWithCode(0), "");
   GTEST_FLAG_SET(death_test_style, style);
