@@ -64,25 +64,6 @@ read_result message_result(std::size_t consumed, opcode op, std::span<const std:
   return r;
 }
 
-// Unmasks a payload too short to be worth a dispatched kernel call, 8 bytes at a
-// time (phase 0: the frame's first payload byte takes key[0]).
-inline void unmask_short(std::uint8_t* p, std::size_t n, const std::uint8_t* key) noexcept {
-  std::uint32_t k4;
-  std::memcpy(&k4, key, 4);
-  const std::uint64_t k8 = std::uint64_t{k4} << 32 | k4;
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    std::uint64_t v;
-    std::memcpy(&v, p + i, 8);
-    v ^= k8;
-    std::memcpy(p + i, &v, 8);
-  }
-  for (; i < n; ++i) p[i] ^= key[i & 3];
-}
-
-// Payloads shorter than this are unmasked inline, longer ones by the kernel.
-constexpr std::size_t short_payload = 64;
-
 }  // namespace
 
 reader::reader(role r, const reader_limits& limits) noexcept : limits_(&limits), role_(r) {}
@@ -137,13 +118,9 @@ read_result reader::next(std::span<std::uint8_t> bytes) noexcept {
         len <= limits_->max_message_size && bytes.size() >= hs + len) {
       const auto payload = bytes.subspan(hs, len);
       if (masked) {
-        if (len < short_payload) {
-          unmask_short(payload.data(), len, bytes.data() + hs - 4);
-        } else {
-          mask_key key;
-          std::memcpy(key.bytes, bytes.data() + hs - 4, 4);
-          mask(payload, key);
-        }
+        mask_key key;
+        std::memcpy(key.bytes, bytes.data() + hs - 4, 4);
+        mask(payload, key);
       }
       const auto op = static_cast<opcode>(b0 & 0x0F);
       if (op == opcode::text && !utf8_valid(payload)) return fail(error::invalid_utf8);

@@ -42,6 +42,41 @@ std::size_t mask(std::span<std::uint8_t> data, mask_key key, std::size_t phase =
 std::size_t mask_copy(std::span<std::uint8_t> dst, std::span<const std::uint8_t> src, mask_key key,
                       std::size_t phase = 0) noexcept;
 
+namespace detail {
+// What mask and mask_copy do: inline below short_mask bytes (small messages,
+// every control frame), where 8 bytes at a time cost less than the call into a
+// vector kernel; the dispatched kernel from there on.
+inline constexpr std::size_t short_mask = 64;
+std::size_t mask_dispatched(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, mask_key key,
+                            std::size_t phase) noexcept;
+inline std::size_t mask_span(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, mask_key key,
+                              std::size_t phase) noexcept {
+  if (n >= short_mask) return mask_dispatched(dst, src, n, key, phase);
+  std::uint8_t k[4];
+  for (std::size_t i = 0; i < 4; ++i) k[i] = key.bytes[(phase + i) & 3];
+  std::uint32_t k4;
+  __builtin_memcpy(&k4, k, 4);
+  const std::uint64_t k8 = std::uint64_t{k4} << 32 | k4;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t v;
+    __builtin_memcpy(&v, src + i, 8);
+    v ^= k8;
+    __builtin_memcpy(dst + i, &v, 8);
+  }
+  for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ k[i & 3]);
+  return (phase + n) & 3;
+}
+}  // namespace detail
+
+inline std::size_t mask(std::span<std::uint8_t> data, mask_key key, std::size_t phase) noexcept {
+  return detail::mask_span(data.data(), data.data(), data.size(), key, phase);
+}
+inline std::size_t mask_copy(std::span<std::uint8_t> dst, std::span<const std::uint8_t> src, mask_key key,
+                             std::size_t phase) noexcept {
+  return detail::mask_span(dst.data(), src.data(), src.size(), key, phase);
+}
+
 // True when `bytes` is entirely valid UTF-8 (RFC 3629: no overlongs, no
 // surrogates, nothing above U+10FFFF, nothing truncated at the end).
 bool utf8_valid(std::span<const std::uint8_t> bytes) noexcept;

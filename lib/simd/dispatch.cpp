@@ -99,13 +99,9 @@ isa active_isa() noexcept { return detail::chosen().id; }
 
 bool isa_supported(isa i) noexcept { return detail::kernels_for(i) != nullptr; }
 
-std::size_t mask(std::span<std::uint8_t> data, mask_key key, std::size_t phase) noexcept {
-  return detail::active_kernels().mask(data.data(), data.data(), data.size(), detail::key_word(key), phase);
-}
-
-std::size_t mask_copy(std::span<std::uint8_t> dst, std::span<const std::uint8_t> src, mask_key key,
-                      std::size_t phase) noexcept {
-  return detail::active_kernels().mask(dst.data(), src.data(), src.size(), detail::key_word(key), phase);
+std::size_t detail::mask_dispatched(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, mask_key key,
+                                    std::size_t phase) noexcept {
+  return active_kernels().mask(dst, src, n, key_word(key), phase);
 }
 
 bool utf8_valid(std::span<const std::uint8_t> bytes) noexcept {

@@ -231,3 +231,31 @@ INSTANTIATE_TEST_SUITE_P(Isa, Mask, ::testing::Values("scalar", "sse2", "sse2_pl
                          param_name);
 
 }  // namespace
+
+namespace {
+
+// zws::mask and zws::mask_copy take payloads under detail::short_mask bytes
+// inline, longer ones through the kernels: both ways, every phase and
+// alignment, in place and copying, against the byte loop.
+TEST(MaskPublic, ShortInlinePathAndKernelPathAgreeWithTheByteLoop) {
+  std::mt19937 rng(5);
+  const zws::mask_key key{{key_bytes[0], key_bytes[1], key_bytes[2], key_bytes[3]}};
+  for (std::size_t n = 0; n <= zws::detail::short_mask + 20; ++n) {
+    const auto src = random_bytes(rng, n + 8);
+    for (std::size_t align = 0; align < 8; ++align) {
+      for (std::size_t phase = 0; phase < 4; ++phase) {
+        std::vector<std::uint8_t> want(n), copied(n + 1, canary);
+        const std::size_t want_phase = mask_bytes(want.data(), src.data() + align, n, key_bytes, phase);
+        EXPECT_EQ(zws::mask_copy(std::span(copied).first(n), std::span(src).subspan(align, n), key, phase), want_phase);
+        ASSERT_TRUE(std::equal(want.begin(), want.end(), copied.begin())) << "n=" << n << " phase=" << phase;
+        ASSERT_EQ(copied[n], canary) << "wrote past dst, n=" << n;
+        std::vector<std::uint8_t> in_place = src;
+        EXPECT_EQ(zws::mask(std::span(in_place).subspan(align, n), key, phase), want_phase);
+        ASSERT_TRUE(std::equal(want.begin(), want.end(), in_place.begin() + static_cast<std::ptrdiff_t>(align)))
+            << "in place, n=" << n << " align=" << align << " phase=" << phase;
+      }
+    }
+  }
+}
+
+}  // namespace
