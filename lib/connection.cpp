@@ -57,13 +57,12 @@ bool connection::over_discard_budget(std::size_t n) noexcept {
 void connection::read_some() {
   r().set_corked(this);
   read_rounds();
-  r().set_corked(nullptr);
+  long rc = 0;
   if (dead()) {
     r().cork_buffer().clear();
-    return;
+  } else {
+    rc = uncork();
   }
-  r().set_corked(this);
-  long rc = uncork();
   r().set_corked(nullptr);
   if (rc < 0) lost(std::strerror(static_cast<int>(-rc)));
 }

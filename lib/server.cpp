@@ -208,6 +208,16 @@ std::unique_ptr<detail::server_loop> make_loop(detail::server_state* s, Loop* ex
   return sl;
 }
 
+// Asks every loop of the server to stop (run() before the loops run, or stop()).
+// Posted work runs later on a loop the caller may keep after ~Server: it does
+// nothing once the server is gone.
+void post_stop(detail::server_state& s) {
+  for (auto& sl : s.loops)
+    sl->loop->post([p = sl.get(), alive = s.alive] {
+      if (*alive) p->begin_stop();
+    });
+}
+
 }  // namespace
 
 Server::Server() : state_(std::make_unique<detail::server_state>()) {
@@ -315,10 +325,7 @@ void Server::run(unsigned threads) {
       extra.push_back(sl);
     }
     if (state_->stop_requested) {
-      for (auto& sl : state_->loops)
-        sl->loop->post([p = sl.get(), alive = state_->alive] {
-          if (*alive) p->begin_stop();
-        });
+      post_stop(*state_);
     }
   }
   std::vector<std::thread> workers;
@@ -353,10 +360,7 @@ failure Server::stop_on_signals(std::initializer_list<int> signals) {
 void Server::stop() {
   std::lock_guard lock(state_->mutex);
   state_->stop_requested = true;
-  for (auto& sl : state_->loops)
-    sl->loop->post([p = sl.get(), alive = state_->alive] {
-      if (*alive) p->begin_stop();
-    });
+  post_stop(*state_);
 }
 
 failure Server::adopt(int fd, std::string_view already_read) {

@@ -41,19 +41,32 @@ inline std::string url(std::uint16_t port, std::string_view path = "/") {
 // A raw TCP peer on 127.0.0.1:port for bytes the zws client would never send.
 // It is non-blocking and pumps `loop` while it waits, so server and peer can
 // share one thread.
+// A blocking TCP connection to 127.0.0.1:port, or -1.
+inline int connect_loopback(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The upgrade request every raw test peer sends (a fixed key), for `path`.
+inline std::string upgrade_request(std::string_view path = "/", std::string_view extra = "") {
+  return "GET " + std::string(path) +
+         " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+         std::string(extra) + "\r\n";
+}
+
 class raw_peer {
  public:
-  raw_peer(zws::Loop& loop, std::uint16_t port) : loop_(loop) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
-      ::close(fd_);
-      fd_ = -1;
-      return;
-    }
+  raw_peer(zws::Loop& loop, std::uint16_t port) : loop_(loop), fd_(connect_loopback(port)) {
+    if (fd_ < 0) return;
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
@@ -151,19 +164,11 @@ class raw_peer {
   }
 
  private:
-  static std::string upgrade_request(std::string_view path, std::string_view extra);
   zws::Loop& loop_;
   int fd_ = -1;
   bool eof_ = false;
   std::string got_;
 };
-
-inline std::string raw_peer::upgrade_request(std::string_view path, std::string_view extra) {
-  return "GET " + std::string(path) +
-         " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
-         std::string(extra) + "\r\n";
-}
 
 // A client frame (masked with a fixed key) as raw bytes.
 inline std::string client_frame(zws::opcode op, std::string_view payload, bool fin = true, bool mask = true) {

@@ -59,13 +59,6 @@ std::string close_payload(std::uint16_t code, std::string_view reason = {}) {
   return p;
 }
 
-std::string request(std::string_view path = "/", std::string_view extra = "") {
-  return "GET " + std::string(path) +
-         " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
-         std::string(extra) + "\r\n";
-}
-
 bool has_head(const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; }
 
 // "HTTP/1.1 431 ..." -> 431; 0 when the text is no status line.
@@ -133,7 +126,7 @@ struct Hostile : ::testing::Test {
 TEST_F(Hostile, HeadOverMaxHeadSizeGets431AndClose) {
   listen(echo());  // default max_head_size 8192
   raw_peer big(loop, port());
-  big.write(request("/", "X-Big: " + std::string(9000, 'a') + "\r\n"));
+  big.write(upgrade_request("/", "X-Big: " + std::string(9000, 'a') + "\r\n"));
   std::string head = big.read_until(has_head);
   EXPECT_EQ(status_of(head), 431) << head;
   EXPECT_TRUE(big.wait_eof());
@@ -148,7 +141,7 @@ TEST_F(Hostile, HeadOverMaxHeadSizeGets431AndClose) {
 }
 
 TEST_F(Hostile, MaxHeadersIsExactBoundary) {
-  listen(echo());  // default max_headers 64; request() has 5 fields
+  listen(echo());  // default max_headers 64; upgrade_request() has 5 fields
   std::string fields;
   for (int i = 0; i < 59; ++i) fields += "X-H" + std::to_string(i) + ": v\r\n";
   raw_peer ok(loop, port());
@@ -189,7 +182,7 @@ TEST_F(Hostile, SlowlorisIsCutAtHandshakeTimeout) {
 TEST_F(Hostile, FramesPipelinedWithTheUpgradeRequestAreProcessed) {
   listen(echo());
   raw_peer p(loop, port());
-  ASSERT_TRUE(p.write(request() + client_frame(opcode::text, "one") + client_frame(opcode::binary, "two") +
+  ASSERT_TRUE(p.write(upgrade_request() + client_frame(opcode::text, "one") + client_frame(opcode::binary, "two") +
                       client_frame(opcode::ping, "p") + raw_frame(0x88, close_payload(1000, "done"))));
   std::string head = p.read_until(has_head);
   ASSERT_EQ(status_of(head), 101) << head;
@@ -213,7 +206,7 @@ TEST_F(Hostile, FramesPipelinedWithTheUpgradeRequestAreProcessed) {
 TEST_F(Hostile, PipelinedFramesAfterAHeadSplitOverReads) {
   listen(echo());
   raw_peer p(loop, port());
-  std::string req = request();
+  std::string req = upgrade_request();
   ASSERT_TRUE(p.write(req.substr(0, 20)));
   idle(20ms);
   ASSERT_TRUE(p.write(req.substr(20) + client_frame(opcode::text, "after split")));
@@ -229,7 +222,7 @@ TEST_F(Hostile, PipelinedFramesAfterANearlyMaximalHead) {
   listen(echo());  // default max_head_size 8192
   raw_peer p(loop, port());
   // The head ends a little under the limit; 20 KiB of frames follow in the same write.
-  std::string req = request("/", "X-Pad: " + std::string(8000, 'p') + "\r\n");
+  std::string req = upgrade_request("/", "X-Pad: " + std::string(8000, 'p') + "\r\n");
   ASSERT_LT(req.size(), 8192u);
   std::string wire = req;
   for (int i = 0; i < 20; ++i) wire += client_frame(opcode::binary, std::string(1000, char('A' + i)));
@@ -272,7 +265,7 @@ TEST_F(Hostile, BadRequestsGetTheRightStatusAndAClose) {
       {"POST", "POST / HTTP/1.1\r\n" + host + up + conn + key + ver + tail, 405},
       {"HTTP/1.0", "GET / HTTP/1.0\r\n" + host + up + conn + key + ver + tail, 400},
       {"HTTP/2.0", "GET / HTTP/2.0\r\n" + host + up + conn + key + ver + tail, 400},
-      {"unknown path", request("/nowhere"), 404},
+      {"unknown path", upgrade_request("/nowhere"), 404},
       {"bare LF", "GET / HTTP/1.1\n" + host + up + conn + key + ver + "\n", 400},
       {"garbage", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 15), 400},
       {"NUL in header", "GET / HTTP/1.1\r\n" + host + "X-A: a" + std::string(1, '\0') + "b\r\n" + up + conn + key +
@@ -296,7 +289,7 @@ TEST_F(Hostile, BadRequestsGetTheRightStatusAndAClose) {
 TEST_F(Hostile, SecondRequestOnAnUpgradedConnectionIsAProtocolError) {
   listen(echo());
   raw_peer p(loop, port());
-  ASSERT_TRUE(p.write(request() + request()));
+  ASSERT_TRUE(p.write(upgrade_request() + upgrade_request()));
   std::string head = p.read_until(has_head);
   ASSERT_EQ(status_of(head), 101);
   p.take(head.find("\r\n\r\n") + 4);
@@ -312,7 +305,7 @@ TEST_F(Hostile, UpgradeThenImmediateCloseFiresOnCloseOnceWith1006) {
   constexpr int n = 20;
   for (int i = 0; i < n; ++i) {
     raw_peer p(loop, port());
-    ASSERT_TRUE(p.write(request()));
+    ASSERT_TRUE(p.write(upgrade_request()));
     p.close();
   }
   ASSERT_TRUE(run_until(loop, [&] { return closes.size() == n; }, 3000ms)) << closes.size();
@@ -654,7 +647,7 @@ TEST_F(Hostile, HalfCloseMidFrameFiresOnClose1006ExactlyOnce) {
 
   // Half-close mid-handshake: no open, no close, the socket goes.
   raw_peer q(loop, port());
-  ASSERT_TRUE(q.write(request().substr(0, 30)));
+  ASSERT_TRUE(q.write(upgrade_request().substr(0, 30)));
   idle(10ms);
   ASSERT_EQ(::shutdown(q.fd(), SHUT_WR), 0);
   EXPECT_TRUE(q.wait_eof(2000ms));
@@ -791,7 +784,7 @@ TEST_F(Hostile, StopWhileClientsAreMidHandshakeAndMidMessage) {
   b.close_timeout = 100ms;
   listen(std::move(b));
   raw_peer handshaking(loop, port());
-  ASSERT_TRUE(handshaking.write(request().substr(0, 40)));
+  ASSERT_TRUE(handshaking.write(upgrade_request().substr(0, 40)));
   raw_peer mid_message(loop, port()), answering(loop, port());
   ASSERT_EQ(status_of(mid_message.handshake()), 101);
   ASSERT_EQ(status_of(answering.handshake()), 101);
@@ -830,7 +823,7 @@ TEST_F(Hostile, StopWhileClientsAreMidHandshakeAndMidMessage) {
 TEST_F(Hostile, DestroyWhileClientsAreMidHandshakeAndMidMessage) {
   listen(echo());
   raw_peer handshaking(loop, port());
-  ASSERT_TRUE(handshaking.write(request().substr(0, 40)));
+  ASSERT_TRUE(handshaking.write(upgrade_request().substr(0, 40)));
   raw_peer mid_message(loop, port()), open(loop, port());
   ASSERT_EQ(status_of(mid_message.handshake()), 101);
   ASSERT_EQ(status_of(open.handshake()), 101);
@@ -978,7 +971,7 @@ TEST_F(Hostile, AdoptedSocketWithPipelinedHostileBytes) {
   // The application read the head plus a frame and a violation; zws takes over
   // (posted: this thread is not inside a batch).
   std::thread([&] {
-    EXPECT_FALSE(server->adopt(fd, request() + client_frame(opcode::text, "adopted") + raw_frame(0xC1, "x")));
+    EXPECT_FALSE(server->adopt(fd, upgrade_request() + client_frame(opcode::text, "adopted") + raw_frame(0xC1, "x")));
   }).join();
   std::string head = peer.read_until(has_head);
   ASSERT_EQ(status_of(head), 101);
@@ -1010,7 +1003,7 @@ TEST_F(Hostile, AdoptOnTheLoopThreadWithATerminatingCallbackIsSafe) {
   ASSERT_GE(fd, 0);
   loop.run_once(0ms);  // this thread runs the loop, but is not inside a batch now
   ASSERT_TRUE(loop.in_loop_thread());
-  EXPECT_FALSE(server->adopt(fd, request() + client_frame(opcode::text, "bye")));
+  EXPECT_FALSE(server->adopt(fd, upgrade_request() + client_frame(opcode::text, "bye")));
   idle(20ms);
   EXPECT_TRUE(peer.wait_eof(1000ms));
   EXPECT_EQ(messages, std::vector<std::string>{"bye"});
@@ -1040,7 +1033,7 @@ TEST_F(Hostile, ClosingAConnectionWhoseReadBudgetRanOutIsSafe) {
   ASSERT_GE(fd, 0);
   int big = 4 << 20;
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-  std::thread([&] { EXPECT_FALSE(server->adopt(fd, request())); }).join();
+  std::thread([&] { EXPECT_FALSE(server->adopt(fd, upgrade_request())); }).join();
   ASSERT_TRUE(run_until(loop, [&] { return bool(handle); }));
   std::string frames;
   for (int i = 0; i < 48; ++i) frames += client_frame(opcode::binary, std::string(64 * 1024, 'f'));
@@ -1094,7 +1087,7 @@ TEST_F(Hostile, AThousandHalfHandshakesDoNotStarveAGoodOneAndAllTimeOut) {
   listen(std::move(b));
   constexpr int n = 1000;
   std::vector<std::unique_ptr<raw_peer>> peers;
-  const std::string half = request().substr(0, 50);
+  const std::string half = upgrade_request().substr(0, 50);
   auto start = clk::now();
   for (int i = 0; i < n; ++i) {
     peers.push_back(std::make_unique<raw_peer>(loop, port()));
@@ -1123,7 +1116,7 @@ TEST_F(Hostile, TwoThousandStalledPeersDoNotStarveAGoodOne) {
   constexpr int n = 2000;
   std::vector<std::unique_ptr<raw_peer>> peers;
   peers.reserve(n);
-  const std::string req = request();
+  const std::string req = upgrade_request();
   for (int i = 0; i < n; ++i) {
     peers.push_back(std::make_unique<raw_peer>(loop, port()));
     ASSERT_TRUE(peers.back()->ok()) << i;
