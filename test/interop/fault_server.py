@@ -8,8 +8,9 @@
 #   op         text for binary (or back)  short   one payload byte missing
 #   rsv        RSV1 set                   shift   payload rotated by one byte
 #   block      two 16 KiB blocks swapped  blockdup  the first 16 KiB block twice
+#   slow       reads nothing for 0.2 s after the handshake, then echoes faithfully
 # usage: fault_server.py PORT   (prints "listening" once it accepts)
-import base64, hashlib, socket, struct, sys, threading
+import base64, hashlib, socket, struct, sys, threading, time
 
 GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
@@ -79,6 +80,8 @@ def handle(s):
         s.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
                   b'Sec-WebSocket-Accept: ' + accept + b'\r\n\r\n')
         k, held = 0, None
+        if mode == 'slow':
+            time.sleep(0.2)  # the client's first burst meets full socket buffers
         while True:
             b0, b1 = recv_exact(s, 2)
             n = b1 & 0x7F
@@ -87,10 +90,10 @@ def handle(s):
             elif n == 127:
                 n = struct.unpack('>Q', recv_exact(s, 8))[0]
             mk = recv_exact(s, 4)
-            p = bytearray(recv_exact(s, n))
-            for i in range(n):
-                p[i] ^= mk[i % 4]
-            p, op = bytes(p), b0 & 0x0F
+            # Unmasked as one big integer: quick enough for megabytes.
+            keys = (mk * (n // 4 + 1))[:n]
+            p = (int.from_bytes(recv_exact(s, n), 'little') ^ int.from_bytes(keys, 'little')).to_bytes(n, 'little')
+            op = b0 & 0x0F
             if op == 8:
                 s.sendall(frame(8, p))
                 return

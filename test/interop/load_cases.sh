@@ -52,6 +52,10 @@ for mode in ok frag ping nonmin; do
   for s in 16 1000 200000; do run "fault server '$mode', $s B" clean "$fault/$mode" -c 1 -d 2 -s "$s"; done
 done
 
+# A server that reads nothing at first: the first burst (6.4 MB) is only partly
+# taken by the kernel, and the rest must follow intact.
+run "fault server 'slow', depth 64 x 100000 B" clean "$fault/slow" -c 1 -d 64 -s 100000
+
 # Echoes that are wrong must be caught.
 for mode in flip stamp swap dup op short rsv shift; do
   for s in 16 1000; do run "'$mode' ($s B)" caught "$fault/$mode/50" -c 1 -d 2 -s "$s"; done

@@ -31,7 +31,7 @@ inline void worker::run() {
     ph_ = ctl_.get();
     if (ph_ == phase::stop) break;
     // The open loop needs sub-millisecond wake-ups: epoll_pwait2 takes a timespec.
-    i64 wait = 50'000'000;
+    i64 wait = unread_.empty() ? 50'000'000 : 0;
     if (interval_ns_ > 0 && t0_ != 0) {
       const i64 next_due = t0_ + static_cast<i64>(double(released_) * interval_ns_);
       wait = std::clamp<i64>(next_due - now_ns(), 0, wait);
@@ -44,6 +44,13 @@ inline void worker::run() {
       break;
     }
     for (int i = 0; i < n; ++i) on_event(conns_[events[i].data.u32], events[i].events);
+    turns_.swap(unread_);
+    for (const std::uint32_t i : turns_) {
+      conn& c = conns_[i];
+      c.unread = false;
+      if (c.st == cstate::open || c.st == cstate::handshaking) on_readable(c);
+    }
+    turns_.clear();
     now = now_ns();
     // The schedule starts once every connection is open (or has failed).
     if (interval_ns_ > 0 && t0_ == 0 && resolved_ == conns_.size()) t0_ = now;
@@ -174,7 +181,17 @@ inline void worker::on_open(conn& c, i64 now) {
 }
 
 inline void worker::on_readable(conn& c) {
-  for (;;) {
+  for (int reads = 0;; ++reads) {
+    if (reads == reads_per_turn) {
+      // Not drained, and there is no new edge to come back for it: another turn
+      // after the other ready connections have had theirs, so that one flooded
+      // connection cannot starve the rest of this worker (see run).
+      if (!c.unread) {
+        c.unread = true;
+        unread_.push_back(c.index);
+      }
+      return;
+    }
     std::uint8_t* dst;
     std::size_t room;
     if (c.in.empty() && !(big_ && c.st == cstate::open)) {

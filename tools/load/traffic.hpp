@@ -122,6 +122,11 @@ inline void worker::send_messages(conn& c, i64 now) {
   while (c.sent - c.done < cap && c.sent < c.limit && c.big_left == 0) append_message(c, now);
 }
 
+// Where new frames go: the worker's one send buffer, hot in cache, when nothing
+// of this connection waits before them (flush then sends them at once and keeps
+// only what the kernel refused in c.out); otherwise behind what waits.
+inline zws::buffer& worker::out_for(conn& c) noexcept { return c.out.empty() ? wout_ : c.out; }
+
 inline void worker::append_message(conn& c, i64 stamp) {
   if (!c.stamps.empty()) c.stamps[c.sent & stamp_mask_] = stamp;
   if (opt_.raw) {
@@ -134,7 +139,7 @@ inline void worker::append_message(conn& c, i64 stamp) {
     c.big_off = 0;
     c.big_left = pat_.size();
   } else {
-    fmt_.append(c.out, pat_, c.sent, rng_.key());
+    fmt_.append(out_for(c), pat_, c.sent, rng_.key());
   }
   ++c.sent;
 }
@@ -173,6 +178,20 @@ inline std::size_t worker::fill_chunk(conn& c) {
 }
 
 inline bool worker::flush(conn& c) {
+  if (!wout_.empty()) {
+    // Frames just written for c (out_for): one send, the rest kept in c.out.
+    ssize_t n;
+    do n = send(c.fd, wout_.data(), wout_.size(), MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    const std::size_t taken = n > 0 ? static_cast<std::size_t>(n) : 0;
+    if (taken < wout_.size()) c.out.append(wout_.data() + taken, wout_.size() - taken);
+    wout_.clear();
+    if (n < 0 && errno != EAGAIN) {
+      fail(c, c.st == cstate::open ? &counters::closed : &counters::handshake_failed);
+      return false;
+    }
+    if (c.out.empty()) return true;
+  }
   for (;;) {
     ssize_t n;
     // A large message, once started, goes out whole before anything queued behind it.

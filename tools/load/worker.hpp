@@ -83,6 +83,7 @@ struct conn {
   zws::mask_key big_key{};
   zws::frame_head big_head{zws::opcode::binary, 0};
   std::uint8_t big_head_sent = 0;
+  bool unread = false;           // in worker::unread_: bytes may wait that were not read yet
   std::size_t verified = 0;      // payload bytes of the frame at the front of `in` already checked
   zws::client_key key{};         // WebSocket: the handshake's Sec-WebSocket-Key
 };
@@ -141,6 +142,7 @@ class worker {
   static constexpr std::size_t rbuf_size = 256 * 1024;
   static constexpr std::size_t chunk_size = 256 * 1024;
   static constexpr std::size_t large_message = 128 * 1024;
+  static constexpr int reads_per_turn = 16;  // recv calls per connection per wake
 
   void run();
   void open_more(i64 now);
@@ -159,6 +161,7 @@ class worker {
   void complete(conn& c, i64 now);
   void send_messages(conn& c, i64 now);
   void append_message(conn& c, i64 stamp);
+  zws::buffer& out_for(conn& c) noexcept;
   bool flush(conn& c);
   std::size_t fill_chunk(conn& c);
   bool pre_verify(conn& c);
@@ -177,6 +180,7 @@ class worker {
   control& ctl_;
   std::vector<conn> conns_;
   std::unique_ptr<std::uint8_t[]> rbuf_;
+  zws::buffer wout_;  // frames being sent now (see out_for); empty between flushes
   const bool big_ = !opt_.raw && opt_.size >= large_message;
   std::unique_ptr<std::uint8_t[]> chunk_{big_ ? new std::uint8_t[chunk_size + zws::max_frame_header] : nullptr};
   int epfd_ = -1;
@@ -199,6 +203,8 @@ class worker {
   i64 t0_ = 0;
   u64 released_ = 0;
   std::vector<std::uint32_t> ready_;  // connections given a due message this wake
+  std::vector<std::uint32_t> unread_;  // connections whose turn ended before EAGAIN
+  std::vector<std::uint32_t> turns_;   // unread_ of the previous turn, being served
 
   counters all_;       // since start
   counters measured_;  // during the measured phase only (msgs, bytes)
