@@ -126,7 +126,7 @@ class session {
   zws::Behavior behavior() {
     zws::Behavior b{
         .on_open = [this](zws::WebSocket& ws) { opened(ws); },
-        .on_message = [this](zws::WebSocket& ws, zws::Message m) { received(ws, m); },
+        .on_message = [this](zws::WebSocket& ws, const zws::Message& m) { received(ws, m); },
         .on_drain = [this](zws::WebSocket& ws) { update_flow(ws); },
         .on_close = [this](zws::WebSocket&, std::uint16_t code, std::string_view reason) { closed(code, reason); },
         .on_error = [this](std::string_view why) { failed(why); },
@@ -144,7 +144,7 @@ class session {
     if (!o_.echo) std::thread([this] { read_stdin(); }).detach();
   }
 
-  void received(zws::WebSocket& ws, zws::Message m) {
+  void received(zws::WebSocket& ws, const zws::Message& m) {
     last_message_ = loop_.now();
     if (o_.echo) {
       ws.send(m.data, m.opcode);

@@ -52,7 +52,7 @@ class room {
   zws::Behavior behavior() {
     return {
         .on_open = [](zws::WebSocket& ws) { ws.emplace<member>(); },
-        .on_message = [this](zws::WebSocket& ws, zws::Message m) { received(ws, m); },
+        .on_message = [this](zws::WebSocket& ws, const zws::Message& m) { received(ws, m); },
         .on_close = [this](zws::WebSocket& ws, std::uint16_t, std::string_view) { left(ws); },
         // Chat lines are short; a browser that stops reading is cut loose
         // (1008) once 1 MiB waits for it, so it can never stall the room.
@@ -64,7 +64,7 @@ class room {
   }
 
  private:
-  void received(zws::WebSocket& ws, zws::Message m) {
+  void received(zws::WebSocket& ws, const zws::Message& m) {
     if (!m.is_text()) return;
     auto& me = ws.data<member>();
     auto nl = m.data.find('\n');

@@ -26,7 +26,7 @@ struct options {
   std::string host;
   unsigned threads = 1;
   zws::Behavior echo{
-      .on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); },
+      .on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.send(m.data, m.opcode); },
   };
 };
 

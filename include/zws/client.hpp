@@ -3,7 +3,7 @@
 //   zws::Loop loop;
 //   zws::connect(loop, "ws://127.0.0.1:8080/chat", {
 //       .on_open = [](zws::WebSocket& ws) { ws.send_text("hello"); },
-//       .on_message = [](zws::WebSocket& ws, zws::Message m) { ws.close(); },
+//       .on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.close(); },
 //       .on_close = [&](zws::WebSocket&, std::uint16_t, std::string_view) { loop.stop(); },
 //       .on_error = [&](std::string_view why) { loop.stop(); }});
 //   loop.run();

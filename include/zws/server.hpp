@@ -1,7 +1,7 @@
 // zws/server.hpp — a WebSocket server: routes, listeners, loops.
 //
 //   zws::Server server;
-//   server.route("/", {.on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); }});
+//   server.route("/", {.on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.send(m.data, m.opcode); }});
 //   if (auto err = server.listen(8080)) { ... err.message() ... }
 //   server.run();
 //

@@ -144,7 +144,7 @@ struct Behavior {
   // Server: inspect the request (Origin, auth, subprotocols) before accepting.
   std::function<void(const Request&, Upgrade&)> on_upgrade{};
   std::function<void(WebSocket&)> on_open{};
-  std::function<void(WebSocket&, Message)> on_message{};
+  std::function<void(WebSocket&, const Message&)> on_message{};
   std::function<void(WebSocket&, std::string_view payload)> on_ping{};
   std::function<void(WebSocket&, std::string_view payload)> on_pong{};
   // The output queue became empty after backpressure.

@@ -177,13 +177,13 @@ TEST(Client, AQueryWithoutAPathIsSentAsSlashQuery) {
 TEST(Client, Ipv6LiteralAndLocalhost) {
   zws::Loop loop;
   zws::Server server(loop);
-  server.route("/", {.on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); }});
+  server.route("/", {.on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.send(m.data, m.opcode); }});
   if (server.listen("::1", 0)) GTEST_SKIP() << "no IPv6 loopback";
   std::vector<std::string> got;
   auto echo_once = [&](std::string u) {
     zws::Behavior b;
     b.on_open = [](zws::WebSocket& ws) { ws.send_text("v6"); };
-    b.on_message = [&](zws::WebSocket& ws, zws::Message m) {
+    b.on_message = [&](zws::WebSocket& ws, const zws::Message& m) {
       got.emplace_back(m.data);
       ws.close();
     };

@@ -16,7 +16,7 @@ struct echo_fixture : ::testing::Test {
   zws::Server server{loop};
 
   void SetUp() override {
-    server.route("/echo", {.on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); }});
+    server.route("/echo", {.on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.send(m.data, m.opcode); }});
     ASSERT_FALSE(server.listen("127.0.0.1", 0));
     ASSERT_NE(server.port(), 0);
   }
@@ -30,7 +30,7 @@ TEST_F(echo_fixture, EveryCallbackFiresInOrder) {
         log.push_back("open " + std::string(ws.path()));
         ws.send_text("hello");
       },
-      .on_message = [&](zws::WebSocket& ws, zws::Message m) {
+      .on_message = [&](zws::WebSocket& ws, const zws::Message& m) {
         log.push_back("message " + std::string(m.data));
         ws.ping("p");
       },
@@ -47,7 +47,7 @@ TEST_F(echo_fixture, EveryCallbackFiresInOrder) {
   bool closed = false;
   zws::connect(loop, url(server.port(), "/all"), {
       .on_open = [&](zws::WebSocket&) { client_log.push_back("open"); },
-      .on_message = [&](zws::WebSocket& ws, zws::Message m) {
+      .on_message = [&](zws::WebSocket& ws, const zws::Message& m) {
         client_log.push_back("message " + std::string(m.data));
         ws.ping("c");
         ws.send_text("back");
@@ -80,7 +80,7 @@ TEST_F(echo_fixture, TextAndBinaryOfManySizes) {
         for (std::size_t i = 0; i < sizes.size(); ++i)
           ws.send(payload(sizes[i], i), i % 2 ? zws::opcode::binary : zws::opcode::text);
       },
-      .on_message = [&](zws::WebSocket& ws, zws::Message m) {
+      .on_message = [&](zws::WebSocket& ws, const zws::Message& m) {
         got.emplace_back(m.opcode, std::string(m.data));
         if (++next == sizes.size()) ws.close();
       },
@@ -99,7 +99,7 @@ TEST_F(echo_fixture, CloseCodesAndReasonsBothWays) {
   std::uint16_t server_code = 0, client_code = 0;
   std::string server_reason, client_reason;
   server.route("/closer", {
-      .on_message = [](zws::WebSocket& ws, zws::Message m) { ws.close(4100, m.data); },
+      .on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.close(4100, m.data); },
       .on_close = [&](zws::WebSocket&, std::uint16_t c, std::string_view r) {
         server_code = c;
         server_reason = r;
@@ -185,14 +185,14 @@ TEST(Readme, FirstProgramServesAClient) {
   zws::Server server;
   server.route("/", {
       .on_open = [](zws::WebSocket& ws) { ws.send_text("something"); },
-      .on_message = [](zws::WebSocket& ws, zws::Message msg) { ws.send(msg.data, msg.opcode); },
+      .on_message = [](zws::WebSocket& ws, const zws::Message& msg) { ws.send(msg.data, msg.opcode); },
   });
   if (auto err = server.listen(0)) FAIL() << err.message();
   std::thread runner([&] { server.run(); });
   zws::Loop loop;
   std::vector<std::string> got;
   zws::connect(loop, url(server.port()), {
-      .on_message = [&](zws::WebSocket& ws, zws::Message m) {
+      .on_message = [&](zws::WebSocket& ws, const zws::Message& m) {
         got.emplace_back(m.data);
         if (got.size() == 1) ws.send_text("echo me");
       },

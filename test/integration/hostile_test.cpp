@@ -78,7 +78,7 @@ struct Hostile : ::testing::Test {
     return {
         .on_open = [this](zws::WebSocket&) { ++opens; },
         .on_message =
-            [this](zws::WebSocket& ws, zws::Message m) {
+            [this](zws::WebSocket& ws, const zws::Message& m) {
               messages.emplace_back(m.data);
               ws.send(m.data, m.opcode);
             },
@@ -472,7 +472,7 @@ TEST_F(Hostile, SixteenMiBMessageTrickledInSmallWrites) {
   std::uint64_t got_hash = 0;
   int count = 0;
   listen({.on_message =
-              [&](zws::WebSocket& ws, zws::Message m) {
+              [&](zws::WebSocket& ws, const zws::Message& m) {
                 ++count;
                 got_size = m.data.size();
                 got_hash = fnv1a(m.data);
@@ -554,7 +554,7 @@ TEST_F(Hostile, EchoFloodFromAPeerThatNeverReadsIsClosedWith1008) {
   std::size_t dropped = 0;
   listen({
       .on_message =
-          [&](zws::WebSocket& ws, zws::Message m) {
+          [&](zws::WebSocket& ws, const zws::Message& m) {
             messages.emplace_back();  // count only
             if (ws.send(m.data, m.opcode) == zws::send_status::dropped) ++dropped;
             max_buffered = std::max(max_buffered, ws.buffered_amount());
@@ -661,7 +661,7 @@ TEST_F(Hostile, CloseInsideOnMessageThenSendIsDropped) {
   zws::send_status after_text = zws::send_status::sent, after_ping = zws::send_status::sent;
   bool open_after = true;
   auto b = echo();
-  b.on_message = [&](zws::WebSocket& ws, zws::Message m) {
+  b.on_message = [&](zws::WebSocket& ws, const zws::Message& m) {
     messages.emplace_back(m.data);
     ws.close(4000, "done");
     after_text = ws.send_text("after close");
@@ -691,7 +691,7 @@ TEST_F(Hostile, CloseInsideOnMessageThenSendIsDropped) {
 TEST_F(Hostile, TerminateInsideOnMessageThenSendIsDropped) {
   zws::send_status after = zws::send_status::sent;
   auto b = echo();
-  b.on_message = [&](zws::WebSocket& ws, zws::Message m) {
+  b.on_message = [&](zws::WebSocket& ws, const zws::Message& m) {
     messages.emplace_back(m.data);
     ws.terminate();
     after = ws.send_text("after terminate");
@@ -939,7 +939,7 @@ TEST_F(Hostile, AFrameTheProcessCannotHoldCloses1009AndTheLoopGoesOn) {
     zws::Loop l;
     zws::Server s(l);
     std::uint16_t closed = 0;
-    s.route("/", {.on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); },
+    s.route("/", {.on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.send(m.data, m.opcode); },
                   .on_close = [&](zws::WebSocket&, std::uint16_t code, std::string_view) { closed = code; }});
     if (s.listen("127.0.0.1", 0)) std::_Exit(2);
     raw_peer p(l, s.port());
@@ -992,7 +992,7 @@ TEST_F(Hostile, AdoptedSocketWithPipelinedHostileBytes) {
 // `c.dead()`) then read the freed connection: heap-use-after-free under ASan.
 TEST_F(Hostile, AdoptOnTheLoopThreadWithATerminatingCallbackIsSafe) {
   auto b = echo();
-  b.on_message = [this](zws::WebSocket& ws, zws::Message m) {
+  b.on_message = [this](zws::WebSocket& ws, const zws::Message& m) {
     messages.emplace_back(m.data);
     ws.terminate();
   };

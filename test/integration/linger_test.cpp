@@ -108,7 +108,7 @@ struct linger_fixture : ::testing::Test {
 
   void listen(std::chrono::milliseconds close_timeout) {
     server.route("/", {
-        .on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); },
+        .on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.send(m.data, m.opcode); },
         .on_close = [this](zws::WebSocket&, std::uint16_t c, std::string_view) { closes.push_back(c); },
         .max_message_size = 4096,
         .close_timeout = close_timeout,

@@ -14,7 +14,7 @@ using namespace zws_test;
 
 [[noreturn]] void serve_in_child(int port_pipe) {
   zws::Server server;
-  server.route("/", {.on_message = [&server](zws::WebSocket& ws, zws::Message m) {
+  server.route("/", {.on_message = [&server](zws::WebSocket& ws, const zws::Message& m) {
     if (m.data == "bye") {
       server.stop();
       return;
@@ -54,7 +54,7 @@ TEST(CrossProcess, ClientTalksToAServerInAnotherProcess) {
         ws.send_text("one");
         ws.send_binary(std::string(100000, 'b'));
       },
-      .on_message = [&](zws::WebSocket& ws, zws::Message m) {
+      .on_message = [&](zws::WebSocket& ws, const zws::Message& m) {
         got.emplace_back(m.data);
         if (got.size() == 2) ws.send_text("bye");
       },

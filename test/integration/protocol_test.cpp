@@ -21,7 +21,7 @@ struct protocol_fixture : ::testing::Test {
 
   void SetUp() override {
     server.route("/", {
-        .on_message = [this](zws::WebSocket& ws, zws::Message m) {
+        .on_message = [this](zws::WebSocket& ws, const zws::Message& m) {
           messages.emplace_back(m.data);
           ws.send(m.data, m.opcode);
         },
@@ -68,7 +68,7 @@ TEST_F(protocol_fixture, FragmentedMessageWithPingInTheMiddle) {
 }
 
 TEST_F(protocol_fixture, FourMegabytesIn64ByteFragmentsPassTheDefaults) {
-  server.route("/big", {.on_message = [this](zws::WebSocket& ws, zws::Message m) {
+  server.route("/big", {.on_message = [this](zws::WebSocket& ws, const zws::Message& m) {
     messages.emplace_back(m.data);
     ws.send_text(std::to_string(m.data.size()));
   }});

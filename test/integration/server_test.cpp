@@ -24,7 +24,7 @@ using zws::opcode;
 
 zws::Behavior echo() {
   zws::Behavior b;
-  b.on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); };
+  b.on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.send(m.data, m.opcode); };
   return b;
 }
 
@@ -54,7 +54,7 @@ TEST(Server, ExactRoutesWinOverWildcardsAndTheLongestPrefixWins) {
   std::vector<std::string> got(paths.size());
   for (std::size_t i = 0; i < paths.size(); ++i) {
     zws::Behavior b;
-    b.on_message = [&got, i](zws::WebSocket& ws, zws::Message m) {
+    b.on_message = [&got, i](zws::WebSocket& ws, const zws::Message& m) {
       got[i] = m.data;
       ws.close();
     };
@@ -106,7 +106,7 @@ TEST(Server, AdoptContinuesAnUpgradeReadElsewhere) {
   std::string got;
   zws::Behavior b;
   b.on_open = [](zws::WebSocket& ws) { ws.send_text("through adopt"); };
-  b.on_message = [&](zws::WebSocket& ws, zws::Message m) {
+  b.on_message = [&](zws::WebSocket& ws, const zws::Message& m) {
     got = m.data;
     ws.close();
   };
@@ -136,7 +136,7 @@ TEST(Server, HandlePostsFromAnotherThreadAndIsSafeAfterClose) {
   std::vector<std::string> got;
   bool closed = false;
   zws::Behavior b;
-  b.on_message = [&](zws::WebSocket&, zws::Message m) { got.emplace_back(m.data); };
+  b.on_message = [&](zws::WebSocket&, const zws::Message& m) { got.emplace_back(m.data); };
   b.on_close = [&](zws::WebSocket&, std::uint16_t, std::string_view) { closed = true; };
   zws::connect(loop, url(server.port()), b);
   ASSERT_TRUE(run_until(loop, [&] { return bool(handle); }));
@@ -164,7 +164,7 @@ TEST(Server, BroadcastReachesEveryConnectionOfThePath) {
   for (int i = 0; i < 20; ++i) {
     zws::Behavior b;
     b.on_open = [&](zws::WebSocket&) { ++opened; };
-    b.on_message = [&, i](zws::WebSocket&, zws::Message m) {
+    b.on_message = [&, i](zws::WebSocket&, const zws::Message& m) {
       if (i % 4 == 0 || m.data != "news") ++wrong;
       ++received;
     };
@@ -201,7 +201,7 @@ TEST(Server, TypedUserDataFromUpgrade) {
     ws.send_text("a");
     ws.send_text("b");
   };
-  b.on_message = [&](zws::WebSocket&, zws::Message m) { got.emplace_back(m.data); };
+  b.on_message = [&](zws::WebSocket&, const zws::Message& m) { got.emplace_back(m.data); };
   zws::connect(loop, url(server.port(), "/?alice"), b);
   ASSERT_TRUE(run_until(loop, [&] { return got.size() == 2; }));
   EXPECT_EQ(got, (std::vector<std::string>{"alice:1", "alice:2"}));
@@ -317,7 +317,7 @@ TEST(Server, AThousandConcurrentConnections) {
       ws.send_text(std::to_string(i));
       clients.push_back(ws.handle());
     };
-    c.on_message = [&, i](zws::WebSocket&, zws::Message m) { echoed += m.data == std::to_string(i); };
+    c.on_message = [&, i](zws::WebSocket&, const zws::Message& m) { echoed += m.data == std::to_string(i); };
     zws::connect(loop, url(server.port()), c);
   }
   ASSERT_TRUE(run_until(loop, [&] { return echoed == n; }, 20000ms));

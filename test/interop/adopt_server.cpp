@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   zws::Server server;
-  server.route("/adopted", {.on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); }});
+  server.route("/adopted", {.on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.send(m.data, m.opcode); }});
   std::thread loop([&server] { server.run(); });
   std::printf("adopt_server on 127.0.0.1:%s\n", argv[1]);
   std::fflush(stdout);

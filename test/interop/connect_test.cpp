@@ -48,7 +48,7 @@ class suite {
                            if (opened) opened(ws);
                          },
                      .on_message =
-                         [ev, echo_back](zws::WebSocket& ws, zws::Message m) {
+                         [ev, echo_back](zws::WebSocket& ws, const zws::Message& m) {
                            ev->messages.emplace_back(m.opcode, std::string(m.data));
                            if (echo_back) ws.send(m.data, m.opcode);
                          },

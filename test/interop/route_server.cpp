@@ -26,7 +26,7 @@ zws::Behavior prefixed(std::string prefix) {
   return {
       .on_open = [](zws::WebSocket& ws) { ws.emplace<named>(); },
       .on_message =
-          [prefix](zws::WebSocket& ws, zws::Message m) {
+          [prefix](zws::WebSocket& ws, const zws::Message& m) {
             auto& me = ws.data<named>();
             if (me.id.empty() && m.is_text() && m.data.starts_with("id:")) me.id = m.data.substr(3);
             std::string out = prefix;
@@ -51,11 +51,11 @@ int main(int argc, char** argv) {
   zws::Server server;
   server.route("/foo", prefixed("foo:"));
   server.route("/bar", prefixed("bar:"));
-  server.route("/report", {.on_message = [](zws::WebSocket& ws, zws::Message m) {
+  server.route("/report", {.on_message = [](zws::WebSocket& ws, const zws::Message& m) {
                              auto it = closes.find(std::string(m.data.substr(m.data.starts_with("id:") ? 3 : 0)));
                              ws.send_text(it == closes.end() ? "none" : it->second);
                            }});
-  server.route("/close", {.on_message = [](zws::WebSocket& ws, zws::Message m) {
+  server.route("/close", {.on_message = [](zws::WebSocket& ws, const zws::Message& m) {
                             auto space = m.data.find(' ');
                             int code = std::atoi(std::string(m.data.substr(0, space)).c_str());
                             ws.close(std::uint16_t(code), space == std::string_view::npos ? "" : m.data.substr(space + 1));
