@@ -160,7 +160,7 @@ inline void worker::goodbye(conn& c) {
   if (c.st == cstate::open && !opt_.raw && c.big_left == 0) {
     const zws::mask_key key = rng_.key();
     zws::write_close(c.out, zws::close_code::normal, {}, &key);
-    send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    sys::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   }
   close(c.fd);
   c.fd = -1;
@@ -203,7 +203,7 @@ inline void worker::on_readable(conn& c) {
       room = std::max<std::size_t>(64 * 1024, c.need > c.in.size() ? c.need - c.in.size() : 0);
       dst = c.in.prepare(room);
     }
-    const ssize_t n = recv(c.fd, dst, room, 0);
+    const ssize_t n = sys::recv(c.fd, dst, room);
     if (n <= 0) {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) return;

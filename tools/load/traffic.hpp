@@ -181,7 +181,7 @@ inline bool worker::flush(conn& c) {
   if (!wout_.empty()) {
     // Frames just written for c (out_for): one send, the rest kept in c.out.
     ssize_t n;
-    do n = send(c.fd, wout_.data(), wout_.size(), MSG_NOSIGNAL);
+    do n = sys::send(c.fd, wout_.data(), wout_.size(), MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     const std::size_t taken = n > 0 ? static_cast<std::size_t>(n) : 0;
     if (taken < wout_.size()) c.out.append(wout_.data() + taken, wout_.size() - taken);
@@ -205,21 +205,21 @@ inline bool worker::flush(conn& c) {
       msghdr m{};
       m.msg_iov = iov;
       m.msg_iovlen = second ? 2 : 1;
-      n = sendmsg(c.fd, &m, MSG_NOSIGNAL);
+      n = sys::sendmsg(c.fd, &m, MSG_NOSIGNAL);
       if (n > 0) {
         c.raw_tx += static_cast<u64>(n);
         c.raw_queued -= static_cast<u64>(n);
         continue;
       }
     } else if (!c.out.empty() && !big_started) {
-      n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+      n = sys::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
       if (n > 0) {
         c.out.consume(static_cast<std::size_t>(n));
         continue;
       }
     } else if (c.big_left) {
       const std::size_t head_left = c.big_head.size - c.big_head_sent;
-      n = send(c.fd, chunk_.get(), fill_chunk(c), MSG_NOSIGNAL);
+      n = sys::send(c.fd, chunk_.get(), fill_chunk(c), MSG_NOSIGNAL);
       if (n > 0) {
         const std::size_t h = std::min<std::size_t>(static_cast<std::size_t>(n), head_left);
         c.big_head_sent = static_cast<std::uint8_t>(c.big_head_sent + h);

@@ -5,15 +5,19 @@
 // sends on a fixed schedule (-R, open loop, timed from the scheduled send time so
 // a stalled server shows in the tail instead of hiding, as in wrk2). Every wake
 // costs one recv and at most one send per ready connection: messages produced
-// while handling a connection's input are appended to its output buffer and
-// leave in one send.
+// while handling a connection's input are written into the worker's one send
+// buffer and leave in one send (only what the kernel refuses is kept per
+// connection).
 //
 // The members are defined in two files: connection.hpp (the loop, connecting,
 // the handshake, failing and closing) and traffic.hpp (messages: sending,
 // receiving, verifying, timing).
 #pragma once
 
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -42,6 +46,19 @@
 #include "zws/writer.hpp"
 
 namespace zws_load {
+
+// send/recv/sendmsg as plain system calls: glibc's wrappers are thread
+// cancellation points, whose bookkeeping was ~1% of a busy worker, and
+// zws-load never cancels a thread. Same results and errno as the wrappers.
+namespace sys {
+inline ssize_t send(int fd, const void* p, std::size_t n, int flags) noexcept {
+  return ::syscall(SYS_sendto, fd, p, n, flags, nullptr, 0);
+}
+inline ssize_t sendmsg(int fd, const msghdr* m, int flags) noexcept { return ::syscall(SYS_sendmsg, fd, m, flags); }
+inline ssize_t recv(int fd, void* p, std::size_t n) noexcept {
+  return ::syscall(SYS_recvfrom, fd, p, n, 0, nullptr, nullptr);
+}
+}  // namespace sys
 
 using i64 = std::int64_t;
 using u64 = std::uint64_t;
