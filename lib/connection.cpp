@@ -75,9 +75,14 @@ void connection::read_rounds() {
       fit_frame();
       // Grow with what actually arrives (at most doubling), never with what a
       // frame header merely announces: 14 bytes must not cost 16 MiB. Room
-      // already held (a recycled buffer) is used whole.
-      std::size_t remaining = need_ > in_.size() ? need_ - in_.size() : 0;
-      std::size_t want = std::max({min_read, std::min(remaining, in_.size()), std::min(remaining, in_.room())});
+      // already held (a recycled buffer) is used whole, and when it holds the
+      // rest of the frame, no more is asked for: growing then would copy the
+      // whole frame for its last bytes.
+      const std::size_t remaining = need_ > in_.size() ? need_ - in_.size() : 0;
+      const std::size_t want =
+          remaining != 0 && remaining <= in_.room()
+              ? in_.room()
+              : std::max({min_read, std::min(remaining, in_.size()), std::min(remaining, in_.room())});
       std::uint8_t* p = grow_input(want, in_.size());
       if (p == nullptr) {
         if (dead()) return;

@@ -109,9 +109,23 @@ buffer reactor::take_spare(std::size_t n) noexcept {
 
 void reactor::give_spare(buffer& b) noexcept {
   const std::size_t cap = b.capacity();
-  if (cap < spare_min || spare_held_ + cap > spare_bytes || spares_.size() == spare_count) {
+  if (cap < spare_min || cap > spare_bytes) {
     b.release();
     return;
+  }
+  // When the pool is full, a larger buffer takes the place of smaller ones: kept
+  // small buffers serve only small frames, and if they never gave way, large
+  // frames would be grown by doubling (a copy of each frame) ever after.
+  while (spares_.size() == spare_count || spare_held_ + cap > spare_bytes) {
+    auto smallest = std::min_element(spares_.begin(), spares_.end(),
+                                     [](const buffer& x, const buffer& y) { return x.capacity() < y.capacity(); });
+    if (smallest->capacity() >= cap) {
+      b.release();
+      return;
+    }
+    spare_held_ -= smallest->capacity();
+    smallest->release();
+    spares_.erase(smallest);
   }
   b.clear();
   spares_.push_back(std::move(b));  // no allocation: reserved for spare_count

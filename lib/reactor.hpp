@@ -149,14 +149,14 @@ class reactor {
   // (about one copy of the whole frame); a recycled buffer that already holds
   // the frame's size costs none. Handing one out adds no memory, so it may be
   // sized by what a header announces. At most spare_count buffers, spare_bytes
-  // together, are kept between uses.
+  // together, are kept between uses; when that is full, the largest are kept.
   static constexpr std::size_t spare_min = std::size_t{256} << 10;
   static constexpr std::size_t spare_count = 4;
   static constexpr std::size_t spare_bytes = std::size_t{32} << 20;
   // The smallest kept buffer with capacity of at least `n` bytes, or an empty one.
   buffer take_spare(std::size_t n) noexcept;
   // Empties `b`: its memory is kept for take_spare when large enough and there
-  // is room, else released.
+  // is room (made by releasing smaller spares), else released.
   void give_spare(buffer& b) noexcept;
 
   // A table of live objects for cross-thread handles: an id plus a generation

@@ -292,3 +292,31 @@ TEST(Reactor, SpareBuffersAreBoundedInCountSizeAndTotal) {
   EXPECT_EQ(r.take_spare(1).capacity(), reactor::spare_bytes);
   EXPECT_EQ(r.take_spare(1).capacity(), 0u);
 }
+
+TEST(Reactor, ALargerSpareTakesThePlaceOfSmallerOnesWhenThePoolIsFull) {
+  // Small buffers filling the pool must not lock larger frames out of it for good.
+  using zws::detail::reactor;
+  reactor r;
+  for (std::size_t i = 0; i < reactor::spare_count; ++i) {
+    zws::buffer b = sized(reactor::spare_min);
+    r.give_spare(b);
+  }
+  zws::buffer big = sized(std::size_t{2} << 20);
+  const std::uint8_t* p = big.data();
+  r.give_spare(big);
+  EXPECT_EQ(big.capacity(), 0u);  // kept: a small one made way
+  zws::buffer got = r.take_spare(std::size_t{1} << 20);
+  EXPECT_EQ(got.data(), p);
+  std::size_t small = 0;
+  while (r.take_spare(1).capacity() == reactor::spare_min) ++small;
+  EXPECT_EQ(small, reactor::spare_count - 1);
+
+  // Over spare_bytes together: the smaller spares go, the larger buffer stays.
+  zws::buffer a = sized(reactor::spare_bytes / 2), b = sized(reactor::spare_bytes / 2), c = sized(reactor::spare_bytes / 4);
+  r.give_spare(c);
+  r.give_spare(a);
+  r.give_spare(b);  // a + b + c > spare_bytes: c is released
+  EXPECT_EQ(r.take_spare(1).capacity(), reactor::spare_bytes / 2);
+  EXPECT_EQ(r.take_spare(1).capacity(), reactor::spare_bytes / 2);
+  EXPECT_EQ(r.take_spare(1).capacity(), 0u);
+}
