@@ -179,7 +179,8 @@ inline std::size_t worker::fill_chunk(conn& c) {
 
 inline bool worker::flush(conn& c) {
   if (!wout_.empty()) {
-    // Frames just written for c (out_for): one send, the rest kept in c.out.
+    // Frames just written for c (out_for), which had nothing else waiting: one
+    // send; what the kernel refuses waits in c.out for the EPOLLOUT edge.
     ssize_t n;
     do n = sys::send(c.fd, wout_.data(), wout_.size(), MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
@@ -190,7 +191,7 @@ inline bool worker::flush(conn& c) {
       fail(c, c.st == cstate::open ? &counters::closed : &counters::handshake_failed);
       return false;
     }
-    if (c.out.empty()) return true;
+    return true;
   }
   for (;;) {
     ssize_t n;
