@@ -20,14 +20,11 @@ std::uint32_t rotate_key(std::uint32_t key, std::size_t phase) noexcept {
 
 __mmask64 first_bytes(std::size_t n) noexcept { return n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1; }
 
-// dst[0, n) = src[0, n) ^ key, n < 64 (`k` is the key rotated for dst[0]), in
-// stores of exactly 32, 16, 8 and 4 bytes, then byte by byte: each step keeps
-// the offset a multiple of 4 until the last bytes, so `k` stays lined up. Not a
-// masked store: a load soon after it from the same 64 bytes (the next frame's
-// header, the main loop's first vector in place) cannot take its data from a
-// masked store and waits for it to reach the cache; masking 1 KiB payloads one
-// after another in a receive buffer took 17 ns a frame with masked head and
-// tail, 10 ns with these (scratch benchmark on this machine, 2026-11-26).
+// dst[0, n) = src[0, n) ^ key for n < 64 (`k` is the key rotated for
+// dst[0]), in stores of exactly 32, 16, 8 and 4 bytes, then byte by byte: each
+// step keeps the offset a multiple of 4 until the last bytes, so `k` stays
+// lined up. Not a masked store: a later load from the same 64 bytes cannot
+// take its data from a masked store and waits for it to reach the cache.
 inline __attribute__((always_inline)) void mask_short(std::uint8_t* dst, const std::uint8_t* src, std::size_t n,
                                                     std::uint32_t k) noexcept {
   std::size_t i = 0;
@@ -58,20 +55,33 @@ inline __attribute__((always_inline)) void mask_short(std::uint8_t* dst, const s
   for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ (k >> (8 * (i & 3))));
 }
 
+__m512i key_vector(std::uint32_t key, std::size_t phase) noexcept {
+  return _mm512_set1_epi32(static_cast<int>(rotate_key(key, phase & 3)));
+}
+
+// From 64 bytes on, the first and the last 64 bytes are masked as one
+// (unaligned) vector each, and the aligned blocks between them by the loop; the
+// overlaps get the same bytes twice. Both edge vectors are loaded before
+// anything is stored, so this works in place too. Whole vectors at the edges
+// matter more than alignment there: whoever reads the payload next (the echo's
+// copy, a UTF-8 check) starts with a vector load at its first byte and ends
+// with one at its last 64, and a load covered by exactly one earlier store
+// takes its data from that store, while a load spanning several smaller ones
+// waits until they reach the cache. In zws-echo on 1 KiB messages that wait
+// was 70% of the echo copy's time when the edges were stored piecewise.
 std::size_t mask_avx512(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint32_t key,
                         std::size_t phase) {
   phase &= 3;
-  std::uint32_t k = rotate_key(key, phase);
-  std::size_t i = 0;
-  // Payloads sit right after a frame header, so they are rarely aligned; a store
-  // that splits a cache line costs twice, so larger buffers first mask up to the
-  // next 64-byte boundary of dst.
-  if (n >= 128) {
-    i = -reinterpret_cast<std::uintptr_t>(dst) & 63;
-    mask_short(dst, src, i, k);
-    k = rotate_key(key, (phase + i) & 3);
+  if (n < 64) {
+    mask_short(dst, src, n, rotate_key(key, phase));
+    return (phase + n) & 3;
   }
-  const __m512i kv = _mm512_set1_epi32(static_cast<int>(k));
+  const std::size_t last = n - 64;
+  const __m512i head = _mm512_xor_si512(_mm512_loadu_si512(src), key_vector(key, phase));
+  const __m512i tail = _mm512_xor_si512(_mm512_loadu_si512(src + last), key_vector(key, phase + last));
+  // Stores that split cache lines cost twice: the loop stores at dst's 64-byte boundaries.
+  std::size_t i = -reinterpret_cast<std::uintptr_t>(dst) & 63;
+  const __m512i kv = key_vector(key, phase + i);
   for (; i + 256 <= n; i += 256) {
     const __m512i a = _mm512_loadu_si512(src + i);
     const __m512i b = _mm512_loadu_si512(src + i + 64);
@@ -83,7 +93,8 @@ std::size_t mask_avx512(std::uint8_t* dst, const std::uint8_t* src, std::size_t 
     _mm512_storeu_si512(dst + i + 192, _mm512_xor_si512(d, kv));
   }
   for (; i + 64 <= n; i += 64) _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), kv));
-  mask_short(dst + i, src + i, n - i, k);
+  _mm512_storeu_si512(dst, head);
+  _mm512_storeu_si512(dst + last, tail);
   return (phase + n) & 3;
 }
 
