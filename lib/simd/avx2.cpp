@@ -42,20 +42,30 @@ ZWS_INLINE void mask_short(std::uint8_t* dst, const std::uint8_t* src, std::size
   for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ (k >> (8 * (i & 3))));
 }
 
+ZWS_INLINE __m256i key_vector(std::uint32_t key, std::size_t phase) noexcept {
+  return _mm256_set1_epi32(static_cast<int>(rotate_key(key, phase & 3)));
+}
+
+// From 32 bytes on, the first and the last 32 bytes are masked as one vector
+// each (loaded before anything is stored, so in place works) and the aligned
+// blocks between them by the loop: whoever reads the payload next starts and
+// ends with vector loads that one earlier store each can serve (avx512.cpp
+// says why that matters).
 std::size_t mask_avx2(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, std::uint32_t key,
                       std::size_t phase) {
   phase &= 3;
-  std::uint32_t k = rotate_key(key, phase);
-  std::size_t i = 0;
-  // Payloads sit right after a frame header, so they are rarely aligned; a store
-  // that splits a cache line costs twice, so large buffers first mask up to the
-  // next 32-byte boundary of dst.
-  if (n >= 256) {
-    i = -reinterpret_cast<std::uintptr_t>(dst) & 31;
-    mask_short(dst, src, i, k);
-    k = rotate_key(key, (phase + i) & 3);
+  if (n < 32) {
+    mask_short(dst, src, n, rotate_key(key, phase));
+    return (phase + n) & 3;
   }
-  const __m256i kv = _mm256_set1_epi32(static_cast<int>(k));
+  const std::size_t last = n - 32;
+  const __m256i head =
+      _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)), key_vector(key, phase));
+  const __m256i tail =
+      _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + last)), key_vector(key, phase + last));
+  // Stores that split cache lines cost twice: the loop stores at dst's 32-byte boundaries.
+  std::size_t i = -reinterpret_cast<std::uintptr_t>(dst) & 31;
+  const __m256i kv = key_vector(key, phase + i);
   for (; i + 128 <= n; i += 128) {
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i + 32));
@@ -70,7 +80,8 @@ std::size_t mask_avx2(std::uint8_t* dst, const std::uint8_t* src, std::size_t n,
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_xor_si256(a, kv));
   }
-  mask_short(dst + i, src + i, n - i, k);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), head);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + last), tail);
   return (phase + n) & 3;
 }
 
