@@ -94,7 +94,7 @@ $(B)/integration_tests: $(call obj,$(INTEG_SRC),$(B)) $(LIB)
 $(BA)/integration_tests: $(call obj,$(INTEG_SRC),$(BA)) $(LIB_ASAN)
 	$(CXX) $(ASAN_FLAGS) -o $@ $^ $(GTEST_LIBS)
 
-test-build: $(TEST_BINS) $(TOOLS)
+test-build: $(TEST_BINS) $(TOOLS) $(B)/tcp_echo
 
 test:
 	@$(MAKE) --no-print-directory -j$(NPROC) test-build

@@ -76,7 +76,7 @@ int run(const options& o) {
   target t;
   if (!resolve(o, t) || !raise_fd_limit(o)) return 1;
   const pattern pat(o.size, o.text);
-  const stream_image image = o.raw ? stream_image(pat) : stream_image(pattern(0, false));
+  const stream_image image = o.raw && o.size < large_message ? stream_image(pat) : stream_image(pattern(0, false));
   control ctl;
   std::vector<std::unique_ptr<worker>> ws;
   for (std::uint32_t i = 0; i < o.threads; ++i) {

@@ -5,6 +5,8 @@
 #   ECHO_URL        a zws-echo (ws://127.0.0.1:P/)
 #   FAULT_BASE_URL  test/interop/fault_server.py (ws://127.0.0.1:P): /MODE/AT picks the fault
 #   NODE_ECHO_URL   a Node ws echo server, when there is one
+# --raw cases run when RAW_ECHO_URL (a tcp_echo, tcp://127.0.0.1:P) is set, and
+# RAW_FAULTS lists test/interop/raw_fault_server.py instances as MODE=URL words.
 # Prints one "ok - ..." or "not ok - ..." line per case.
 set -u
 load=build/zws-load
@@ -64,3 +66,20 @@ done
 for mode in block blockdup; do
   run "'$mode' (200000 B)" caught "$fault/$mode/5" -c 1 -d 2 -s 200000
 done
+
+# --raw: plain TCP against the raw echo server, every size class (sent from the
+# stream image below 128 KiB, generated piece by piece from there on), and
+# streams broken on purpose, which must be caught wherever the break falls.
+if [ -n "${RAW_ECHO_URL:-}" ]; then
+  for s in 16 1000 65536 200000 1048577; do
+    run "--raw, tcp_echo, $s B" clean "$RAW_ECHO_URL" --raw -c 2 -d 4 -s "$s"
+  done
+  for fault in ${RAW_FAULTS:-}; do
+    # A swap holds 32 KiB back: only messages larger than that keep it fed.
+    sizes="1000 200000 1048577"
+    [ "${fault%%=*}" = swap ] && sizes="200000 1048577"
+    for s in $sizes; do
+      run "--raw '${fault%%=*}' ($s B)" caught "${fault#*=}" --raw -c 1 -d 4 -s "$s"
+    done
+  done
+fi

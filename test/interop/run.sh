@@ -270,7 +270,19 @@ else missing_peer "zws-echo options" "node ws missing"; fi
 if [ -x /usr/bin/python3 ] && [ -x build/zws-load ]; then
   if start fault-server fault_port listening /usr/bin/python3 $here/fault_server.py @PORT@; then
     node_echo=$($have_node_ws && echo "ws://127.0.0.1:$node_port/echo" || true)
-    suite zws-load 300 bash $here/load_cases.sh "ws://127.0.0.1:$echo_port/" "ws://127.0.0.1:$fault_port" $node_echo
+    raw_echo='' raw_faults=''
+    if [ -x build/tcp_echo ] && start tcp-echo raw_port "listening on" build/tcp_echo --port @PORT@; then
+      raw_echo="tcp://127.0.0.1:$raw_port"
+      # Byte 100000: message 100 of 1000 B, inside the fourth 32 KiB piece of
+      # message 0 of 200000 B or 1 MiB. The swapped 16 KiB blocks (from byte
+      # 98304) straddle messages of 1000 B and whole blocks of the others.
+      for f in flip:100000 drop:100000 swap:98304; do
+        if start "raw-fault-${f%%:*}" rf_port listening /usr/bin/python3 $here/raw_fault_server.py @PORT@ ${f%%:*} ${f#*:}; then
+          raw_faults+=" ${f%%:*}=tcp://127.0.0.1:$rf_port"
+        fi
+      done
+    fi
+    suite zws-load 300 env RAW_ECHO_URL="$raw_echo" RAW_FAULTS="$raw_faults" bash $here/load_cases.sh "ws://127.0.0.1:$echo_port/" "ws://127.0.0.1:$fault_port" $node_echo
   fi
 else missing_peer "zws-load cases" "/usr/bin/python3 or build/zws-load missing"; fi
 

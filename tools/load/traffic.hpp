@@ -81,7 +81,9 @@ inline bool worker::verify_echo(conn& c, const std::uint8_t* data, std::size_t s
 
 inline std::size_t worker::consume_raw(conn& c, std::span<std::uint8_t> bytes, i64 now) {
   // An echo of bytes never sent, or different from them, is an error.
-  if (c.raw_rx + bytes.size() > c.raw_tx || !image_.matches(c.raw_rx, bytes.data(), bytes.size())) {
+  if (c.raw_rx + bytes.size() > c.raw_tx ||
+      !(raw_big_ ? raw_matches(c.raw_rx, bytes.data(), bytes.size())
+                 : image_.matches(c.raw_rx, bytes.data(), bytes.size()))) {
     fail(c, &counters::verify_errors);
     return failed;
   }
@@ -177,6 +179,33 @@ inline std::size_t worker::fill_chunk(conn& c) {
   return pos + k;
 }
 
+// --raw, large messages: the next piece of the stream (from c.raw_tx, at most
+// chunk_size) written into chunk_ from the pattern, as WebSocket mode masks its
+// pieces: both modes write each byte once, in cache, before the kernel copies
+// it. Message k of the stream is pattern message k.
+inline std::size_t worker::fill_raw_chunk(conn& c) {
+  const std::size_t total = static_cast<std::size_t>(std::min<u64>(chunk_size, c.raw_queued));
+  for (std::size_t done = 0; done < total;) {
+    const u64 at = c.raw_tx + done;
+    const std::size_t off = static_cast<std::size_t>(at % pat_.size());
+    const std::size_t k = std::min(total - done, pat_.size() - off);
+    pat_.write_masked(chunk_.get() + done, at / pat_.size(), off, k, zws::mask_key{});  // key 0: plain
+    done += k;
+  }
+  return total;
+}
+
+// Whether got[0, n) is the stream from offset `at` (see fill_raw_chunk).
+inline bool worker::raw_matches(u64 at, const std::uint8_t* got, std::size_t n) const noexcept {
+  while (n) {
+    const std::size_t off = static_cast<std::size_t>(at % pat_.size());
+    const std::size_t k = std::min(n, pat_.size() - off);
+    if (!pat_.matches(at / pat_.size(), off, got, k)) return false;
+    at += k, got += k, n -= k;
+  }
+  return true;
+}
+
 inline bool worker::flush(conn& c) {
   if (!wout_.empty()) {
     // Frames just written for c (out_for), which had nothing else waiting: one
@@ -197,7 +226,14 @@ inline bool worker::flush(conn& c) {
     ssize_t n;
     // A large message, once started, goes out whole before anything queued behind it.
     const bool big_started = c.big_left && (c.big_head_sent || c.big_off);
-    if (c.raw_queued) {
+    if (c.raw_queued && raw_big_) {
+      n = sys::send(c.fd, chunk_.get(), fill_raw_chunk(c), MSG_NOSIGNAL);
+      if (n > 0) {
+        c.raw_tx += static_cast<u64>(n);
+        c.raw_queued -= static_cast<u64>(n);
+        continue;
+      }
+    } else if (c.raw_queued) {
       const auto at = static_cast<std::size_t>(c.raw_tx % image_.size());
       const std::size_t first = static_cast<std::size_t>(std::min<u64>(c.raw_queued, image_.size() - at));
       const std::size_t second = static_cast<std::size_t>(std::min<u64>(c.raw_queued - first, at));
