@@ -2,8 +2,9 @@
 //
 // Same algorithms as avx2.cpp on 64-byte vectors (the UTF-8 lookup tables are
 // in kernels.hpp). UTF-8 tails use masked loads, which suppress faults on the
-// masked-off bytes, so nothing outside the buffer is read; masking stores its
-// head and tail in exact sizes instead (mask_short says why).
+// masked-off bytes, so nothing outside the buffer is read. Masking uses no
+// masked store: a payload's first and last 64 bytes are stored as whole
+// vectors, and below 64 bytes in exact sizes (mask_avx512 and mask_short say why).
 #include <immintrin.h>
 
 #include <cstddef>
