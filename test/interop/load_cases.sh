@@ -75,6 +75,12 @@ if [ -n "${RAW_ECHO_URL:-}" ]; then
     run "--raw, tcp_echo, $s B" clean "$RAW_ECHO_URL" --raw -c 2 -d 4 -s "$s"
   done
   for fault in ${RAW_FAULTS:-}; do
+    if [ "${fault%%=*}" = slow ]; then
+      # Reads nothing at first: 4 MiB in flight meet full socket buffers, and
+      # what the kernel refuses must be sent again, intact.
+      run "--raw, slow server, depth 4 x 1048576 B" clean "${fault#*=}" --raw -c 1 -d 4 -s 1048576
+      continue
+    fi
     # A swap holds 32 KiB back: only messages larger than that keep it fed.
     sizes="1000 200000 1048577"
     [ "${fault%%=*}" = swap ] && sizes="200000 1048577"

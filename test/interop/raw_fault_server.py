@@ -6,19 +6,24 @@ usage: raw_fault_server.py PORT MODE AT
   flip   byte AT of the stream comes back with one bit flipped
   drop   byte AT is left out (everything after it arrives one byte early)
   swap   the 16 KiB blocks at AT and AT + 16384 come back in swapped order
+  slow   nothing is read for the first 0.2 s, then everything is echoed (the
+         client's first burst meets full socket buffers: partial sends)
 Everything else is echoed as it came.
 """
 import socket
 import sys
 import threading
+import time
 
 BLOCK = 16384
 
 
 def handle(s, mode, at):
     span = 2 * BLOCK if mode == 'swap' else 1
-    pos, buf, done = 0, bytearray(), False
+    pos, buf, done = 0, bytearray(), mode == 'slow'
     try:
+        if mode == 'slow':
+            time.sleep(0.2)
         while True:
             data = s.recv(1 << 16)
             if not data:

@@ -276,7 +276,7 @@ if [ -x /usr/bin/python3 ] && [ -x build/zws-load ]; then
       # Byte 100000: message 100 of 1000 B, inside the fourth 32 KiB piece of
       # message 0 of 200000 B or 1 MiB. The swapped 16 KiB blocks (from byte
       # 98304) straddle messages of 1000 B and whole blocks of the others.
-      for f in flip:100000 drop:100000 swap:98304; do
+      for f in flip:100000 drop:100000 swap:98304 slow:0; do
         if start "raw-fault-${f%%:*}" rf_port listening /usr/bin/python3 $here/raw_fault_server.py @PORT@ ${f%%:*} ${f#*:}; then
           raw_faults+=" ${f%%:*}=tcp://127.0.0.1:$rf_port"
         fi
