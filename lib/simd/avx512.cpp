@@ -2,9 +2,9 @@
 //
 // Same algorithms as avx2.cpp on 64-byte vectors (the UTF-8 lookup tables are
 // in kernels.hpp). UTF-8 tails use masked loads, which suppress faults on the
-// masked-off bytes, so nothing outside the buffer is read. Masking uses no
-// masked store: a payload's first and last 64 bytes are stored as whole
-// vectors, and below 64 bytes in exact sizes (mask_avx512 and mask_short say why).
+// masked-off bytes, so nothing outside the buffer is read. Masking stores a
+// payload's first and last 64 bytes as whole vectors (mask_avx512 says why);
+// only below 64 bytes, off the library's path, does it use a masked store.
 #include <immintrin.h>
 
 #include <cstddef>
@@ -21,39 +21,13 @@ std::uint32_t rotate_key(std::uint32_t key, std::size_t phase) noexcept {
 
 __mmask64 first_bytes(std::size_t n) noexcept { return n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1; }
 
-// dst[0, n) = src[0, n) ^ key for n < 64 (`k` is the key rotated for
-// dst[0]), in stores of exactly 32, 16, 8 and 4 bytes, then byte by byte: each
-// step keeps the offset a multiple of 4 until the last bytes, so `k` stays
-// lined up. Not a masked store: a later load from the same 64 bytes cannot
-// take its data from a masked store and waits for it to reach the cache.
-inline __attribute__((always_inline)) void mask_short(std::uint8_t* dst, const std::uint8_t* src, std::size_t n,
-                                                    std::uint32_t k) noexcept {
-  std::size_t i = 0;
-  if (n >= 32) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm256_xor_si256(a, _mm256_set1_epi32(static_cast<int>(k))));
-    i = 32;
-  }
-  if (i + 16 <= n) {
-    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_xor_si128(a, _mm_set1_epi32(static_cast<int>(k))));
-    i += 16;
-  }
-  if (i + 8 <= n) {
-    std::uint64_t w;
-    __builtin_memcpy(&w, src + i, 8);
-    w ^= (std::uint64_t(k) << 32) | k;
-    __builtin_memcpy(dst + i, &w, 8);
-    i += 8;
-  }
-  if (i + 4 <= n) {
-    std::uint32_t w;
-    __builtin_memcpy(&w, src + i, 4);
-    w ^= k;
-    __builtin_memcpy(dst + i, &w, 4);
-    i += 4;
-  }
-  for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ (k >> (8 * (i & 3))));
+// dst[0, n) = src[0, n) ^ kv for n < 64, with one masked load and store. Only
+// direct users of the kernel table get here: zws::mask handles payloads this
+// short inline (simd.hpp), so the stall after a masked store (see below) never
+// meets a payload on its way through the library.
+void mask_short(std::uint8_t* dst, const std::uint8_t* src, std::size_t n, __m512i kv) noexcept {
+  const __mmask64 m = first_bytes(n);
+  _mm512_mask_storeu_epi8(dst, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src), kv));
 }
 
 __m512i key_vector(std::uint32_t key, std::size_t phase) noexcept {
@@ -74,7 +48,7 @@ std::size_t mask_avx512(std::uint8_t* dst, const std::uint8_t* src, std::size_t 
                         std::size_t phase) {
   phase &= 3;
   if (n < 64) {
-    mask_short(dst, src, n, rotate_key(key, phase));
+    mask_short(dst, src, n, key_vector(key, phase));
     return (phase + n) & 3;
   }
   const std::size_t last = n - 64;
