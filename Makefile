@@ -13,7 +13,7 @@ PREFIX   ?= /usr/local
 FUZZ_SECONDS ?= 30
 NPROC    := $(shell nproc 2>/dev/null || echo 2)
 
-CXXFLAGS_BASE := -std=c++20 -g -Wall -Wextra -Werror -Iinclude -Ilib -MMD -MP
+CXXFLAGS_BASE := -std=c++20 -g -Wall -Wextra -Werror -Iinclude -Ilib -Ilib/base -Ilib/protocol -Ilib/io -Ilib/endpoint -MMD -MP
 CXXFLAGS ?= -O2
 ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_FLAGS := -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
@@ -25,7 +25,7 @@ isa_flags = $(strip \
   $(if $(findstring /simd/avx512.,$1),-mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mbmi -mbmi2 -mlzcnt -mpopcnt) \
   $(if $(findstring /simd/sha_ni.,$1),-msha -msse4.1 -mssse3))
 
-LIB_SRC   := $(sort $(wildcard lib/*.cpp lib/simd/*.cpp))
+LIB_SRC   := $(sort $(wildcard lib/*/*.cpp lib/*/simd/*.cpp))
 UNIT_SRC  := $(sort $(wildcard test/unit/*.cpp))
 INTEG_SRC := $(sort $(wildcard test/integration/*.cpp))
 BENCH_SRC := $(sort $(wildcard bench/*_bench.cpp))
