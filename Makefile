@@ -13,7 +13,7 @@ PREFIX   ?= /usr/local
 FUZZ_SECONDS ?= 30
 NPROC    := $(shell nproc 2>/dev/null || echo 2)
 
-CXXFLAGS_BASE := -std=c++20 -g -Wall -Wextra -Werror -Iinclude -Ilib -Ilib/base -Ilib/protocol -Ilib/io -Ilib/endpoint -MMD -MP
+CXXFLAGS_BASE := -std=c++20 -g -Wall -Wextra -Werror -Iinclude -Ilib -MMD -MP
 CXXFLAGS ?= -O2
 ASAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_FLAGS := -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
@@ -98,7 +98,7 @@ test-build: $(TEST_BINS) $(TOOLS) $(B)/tcp_echo
 
 test:
 	@$(MAKE) --no-print-directory -j$(NPROC) test-build
-	@test/run_tests.sh $(TEST_BINS) $(wildcard test/interop/run.sh)
+	@test/run_tests.sh test/layering.sh $(TEST_BINS) $(wildcard test/interop/run.sh)
 
 # --- tools -------------------------------------------------------------------
 $(B)/%: $(B)/obj/tools/%.o $(LIB)

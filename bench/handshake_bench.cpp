@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "sha1.hpp"
+#include "base/sha1.hpp"
 #include "zws/handshake.hpp"
 #include "zws/http.hpp"
 #include "../test/unit/sample_requests.hpp"

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "base64.hpp"
-#include "sha1.hpp"
+#include "base/base64.hpp"
+#include "base/sha1.hpp"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "simd/kernels.hpp"
+#include "base/simd/kernels.hpp"
 #include "zws/simd.hpp"
 
 namespace {

@@ -87,7 +87,7 @@ class Loop {
   // True on the thread currently running this loop.
   bool in_loop_thread() const noexcept;
 
-  // Internal: the reactor behind this loop (lib/reactor.hpp).
+  // Internal: the reactor behind this loop (lib/io/reactor.hpp).
   detail::reactor& reactor() noexcept { return *impl_; }
 
  private:

@@ -1,4 +1,4 @@
-#include "cpu.hpp"
+#include "base/cpu.hpp"
 
 #include <cpuid.h>
 #include <cstdint>

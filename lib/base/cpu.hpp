@@ -1,4 +1,4 @@
-// lib/cpu.hpp — what this CPU and OS can run, read once (CPUID and XCR0).
+// lib/base/cpu.hpp — what this CPU and OS can run, read once (CPUID and XCR0).
 //
 // Internal. An instruction set counts only when the CPU has it AND the OS saves
 // its registers on a context switch (XCR0): AVX state for AVX2, opmask and ZMM

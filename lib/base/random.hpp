@@ -1,4 +1,4 @@
-// lib/random.hpp — random bytes for client masking keys and handshake keys.
+// lib/base/random.hpp — random bytes for client masking keys and handshake keys.
 //
 // Internal. Bytes come from getrandom(2) through a per-thread buffer of a few
 // KiB, so masking costs one syscall per ~1000 frames, not one per frame.

@@ -1,9 +1,9 @@
-#include "sha1.hpp"
+#include "base/sha1.hpp"
 
 #include <cstdlib>
 #include <cstring>
 
-#include "cpu.hpp"
+#include "base/cpu.hpp"
 
 namespace zws::detail {
 namespace {

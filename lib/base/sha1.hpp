@@ -11,7 +11,7 @@
 #include <span>
 #include <string_view>
 
-#include "simd/sha_ni.hpp"
+#include "base/simd/sha_ni.hpp"
 
 namespace zws::detail {
 

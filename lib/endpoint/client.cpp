@@ -3,9 +3,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "connection.hpp"
-#include "net.hpp"
-#include "random.hpp"
+#include "endpoint/connection.hpp"
+#include "io/net.hpp"
+#include "base/random.hpp"
 #include "zws/handshake.hpp"
 #include "zws/url.hpp"
 

@@ -1,12 +1,12 @@
-#include "connection.hpp"
+#include "endpoint/connection.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <new>
 
-#include "net.hpp"
-#include "random.hpp"
+#include "io/net.hpp"
+#include "base/random.hpp"
 #include "zws/handshake.hpp"
 #include "zws/writer.hpp"
 

@@ -1,4 +1,4 @@
-// lib/connection.hpp — one WebSocket connection, server or client side.
+// lib/endpoint/connection.hpp — one WebSocket connection, server or client side.
 //
 // Internal. A connection is an io_handle (the loop calls it) and the WebSocket
 // the application sees. It keeps memory of its own only for an incomplete frame
@@ -27,7 +27,7 @@
 #include <string_view>
 #include <vector>
 
-#include "reactor.hpp"
+#include "io/reactor.hpp"
 #include "zws/buffer.hpp"
 #include "zws/reader.hpp"
 #include "zws/websocket.hpp"

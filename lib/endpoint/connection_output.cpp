@@ -1,12 +1,12 @@
-// lib/connection_output.cpp — a connection's way out: sending (corked, direct
+// lib/endpoint/connection_output.cpp — a connection's way out: sending (corked, direct
 // or queued), backpressure policies, flushing. The rest is in connection.cpp.
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
-#include "connection.hpp"
-#include "net.hpp"
-#include "random.hpp"
+#include "endpoint/connection.hpp"
+#include "io/net.hpp"
+#include "base/random.hpp"
 #include "zws/writer.hpp"
 
 namespace zws::detail {

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <thread>
 
-#include "server_state.hpp"
+#include "endpoint/server_state.hpp"
 #include "zws/writer.hpp"
 
 namespace zws {

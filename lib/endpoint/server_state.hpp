@@ -1,4 +1,4 @@
-// lib/server_state.hpp — what a Server keeps: routes, and per loop its listeners
+// lib/endpoint/server_state.hpp — what a Server keeps: routes, and per loop its listeners
 // and endpoints.
 //
 // Internal. Routes are shared read-only by every loop once running; each loop
@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "connection.hpp"
-#include "net.hpp"
+#include "endpoint/connection.hpp"
+#include "io/net.hpp"
 #include "zws/server.hpp"
 
 namespace zws::detail {

@@ -1,10 +1,10 @@
-// lib/upgrade.cpp — the server side of the opening handshake: parse the head,
+// lib/endpoint/upgrade.cpp — the server side of the opening handshake: parse the head,
 // route it, validate it, ask the application, answer 101 or refuse; and the
 // on_http fallback for plain requests.
 #include <algorithm>
 #include <string>
 
-#include "server_state.hpp"
+#include "endpoint/server_state.hpp"
 #include "zws/handshake.hpp"
 
 namespace zws {

@@ -1,7 +1,7 @@
 #include "zws/websocket.hpp"
 
-#include "connection.hpp"
-#include "net.hpp"
+#include "endpoint/connection.hpp"
+#include "io/net.hpp"
 #include "zws/http.hpp"
 
 namespace zws {

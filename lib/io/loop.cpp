@@ -1,6 +1,6 @@
 #include "zws/loop.hpp"
 
-#include "reactor.hpp"
+#include "io/reactor.hpp"
 
 namespace zws {
 

@@ -1,4 +1,4 @@
-#include "net.hpp"
+#include "io/net.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// lib/net.hpp — thin socket wrappers: listen, accept, connect, send, receive.
+// lib/io/net.hpp — thin socket wrappers: listen, accept, connect, send, receive.
 //
 // Internal. Every wrapper returns a descriptor or a byte count on success and
 // -errno on failure; EINTR is retried in one place (`retry_eintr`). Sockets are

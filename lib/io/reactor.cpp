@@ -1,4 +1,4 @@
-#include "reactor.hpp"
+#include "io/reactor.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>

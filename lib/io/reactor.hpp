@@ -1,4 +1,4 @@
-// lib/reactor.hpp — the machinery behind zws::Loop.
+// lib/io/reactor.hpp — the machinery behind zws::Loop.
 //
 // Internal. An io_handle is anything with a descriptor the reactor watches. It
 // is registered once with EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET and never modified:

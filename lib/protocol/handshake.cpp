@@ -3,8 +3,8 @@
 #include <charconv>
 #include <cstring>
 
-#include "base64.hpp"
-#include "sha1.hpp"
+#include "base/base64.hpp"
+#include "base/sha1.hpp"
 
 namespace zws {
 namespace {

@@ -1,4 +1,4 @@
-// libFuzzer target for lib/simd and lib/utf8.cpp, checked against the scalar
+// libFuzzer target for lib/simd and lib/base/utf8.cpp, checked against the scalar
 // reference: every UTF-8 kernel this CPU has must give the scalar answer;
 // utf8_error_offset must equal the size exactly when the input is valid; the
 // streaming validator, fed the input in pieces whose sizes come from the input,
@@ -10,7 +10,7 @@
 #include <span>
 #include <vector>
 
-#include "simd/kernels.hpp"
+#include "base/simd/kernels.hpp"
 #include "zws/simd.hpp"
 #include "zws/utf8.hpp"
 

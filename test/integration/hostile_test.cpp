@@ -860,7 +860,7 @@ TEST_F(Hostile, DestroyFromATimerOnTheLoopIsSafe) {
   EXPECT_TRUE(closes.empty());
 }
 
-// BUG (lib/server.cpp:351, Server::stop): stop() posts `begin_stop` with a raw
+// BUG (lib/endpoint/server.cpp:351, Server::stop): stop() posts `begin_stop` with a raw
 // server_loop pointer; destroying the Server (on its Loop's thread, as allowed)
 // before the loop runs that post frees the server_loop, and the next batch calls
 // begin_stop on freed memory (heap-use-after-free under ASan). The same holds for
@@ -984,11 +984,11 @@ TEST_F(Hostile, AdoptedSocketWithPipelinedHostileBytes) {
   EXPECT_EQ(closes[0].first, 1002);
 }
 
-// BUG (lib/server.cpp:361, Server::adopt): on the loop's thread adopt() calls
+// BUG (lib/endpoint/server.cpp:361, Server::adopt): on the loop's thread adopt() calls
 // start_connection inline even outside a batch, so `already_read` is processed
 // outside a batch; a callback that calls terminate() there (on_message here, or
 // on_open) makes reactor::close free the connection at once, and process_frames
-// (lib/connection.cpp:133 `dead()`) / server_handshake (lib/upgrade.cpp:148
+// (lib/endpoint/connection.cpp:133 `dead()`) / server_handshake (lib/endpoint/upgrade.cpp:148
 // `c.dead()`) then read the freed connection: heap-use-after-free under ASan.
 TEST_F(Hostile, AdoptOnTheLoopThreadWithATerminatingCallbackIsSafe) {
   auto b = echo();
@@ -1011,7 +1011,7 @@ TEST_F(Hostile, AdoptOnTheLoopThreadWithATerminatingCallbackIsSafe) {
   EXPECT_EQ(closes[0].first, 1006);
 }
 
-// BUG (lib/reactor.cpp:66 reactor::close, with :297 serve_ready): a connection
+// BUG (lib/io/reactor.cpp:66 reactor::close, with :297 serve_ready): a connection
 // that used its read budget is put on the ready list for the next batch
 // (read_later). If it is closed later in the same batch (a posted or deferred
 // function, a user timer, a failed flush in run_flushes, or its close/draining
@@ -1055,7 +1055,7 @@ TEST_F(Hostile, ClosingAConnectionWhoseReadBudgetRanOutIsSafe) {
   EXPECT_GT(count, 0);
 }
 
-// The same root cause through the flush list (lib/reactor.cpp:314 run_flushes): on
+// The same root cause through the flush list (lib/io/reactor.cpp:314 run_flushes): on
 // the loop's thread outside a batch, broadcast() queues a frame (flush_later), a
 // second broadcast meets the backpressure limit, the write fails on a reset peer,
 // and close_later terminates the connection, which reactor::close frees at once

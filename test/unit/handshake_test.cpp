@@ -1,4 +1,4 @@
-// Tests of lib/handshake.cpp: RFC 6455 §4 on both sides. Heads are parsed from
+// Tests of lib/protocol/handshake.cpp: RFC 6455 §4 on both sides. Heads are parsed from
 // buffers that end right against a PROT_NONE page.
 #include "zws/handshake.hpp"
 

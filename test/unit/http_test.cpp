@@ -1,4 +1,4 @@
-// Tests of lib/http.cpp. Every parser case runs whole, byte by byte and split at
+// Tests of lib/protocol/http.cpp. Every parser case runs whole, byte by byte and split at
 // every offset, each time from a buffer that ends right against a PROT_NONE page.
 #include "zws/http.hpp"
 

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "reactor.hpp"
+#include "io/reactor.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Tests lib/simd/*: the mask kernel of every instruction set this CPU has,
+// Tests lib/base/simd/*: the mask kernel of every instruction set this CPU has,
 // against a byte loop and against the scalar kernel.
 #include <sys/mman.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "guarded.hpp"
-#include "simd/kernels.hpp"
+#include "base/simd/kernels.hpp"
 #include "zws/simd.hpp"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "net.hpp"
+#include "io/net.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>

@@ -1,4 +1,4 @@
-#include "sha1.hpp"
+#include "base/sha1.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "base64.hpp"
+#include "base/base64.hpp"
 #include "guarded.hpp"
 
 namespace {

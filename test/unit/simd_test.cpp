@@ -1,4 +1,4 @@
-// Tests lib/simd/dispatch.cpp: the choice of kernels and ZWS_FORCE_ISA.
+// Tests lib/base/simd/dispatch.cpp: the choice of kernels and ZWS_FORCE_ISA.
 //
 // The choice is made once per process, so each forced choice is checked in a
 // re-executed child (death-test "threadsafe" style), which starts with fresh
@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "simd/kernels.hpp"
+#include "base/simd/kernels.hpp"
 #include "zws/simd.hpp"
 
 namespace {

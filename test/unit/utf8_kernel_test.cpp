@@ -1,4 +1,4 @@
-// Tests lib/simd/*: the UTF-8 kernel of every instruction set this CPU has,
+// Tests lib/base/simd/*: the UTF-8 kernel of every instruction set this CPU has,
 // against an independent decoding reference and against the scalar kernel.
 #include <sys/mman.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "guarded.hpp"
-#include "simd/kernels.hpp"
+#include "base/simd/kernels.hpp"
 #include "zws/simd.hpp"
 
 namespace {

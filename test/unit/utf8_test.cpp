@@ -1,4 +1,4 @@
-// Tests lib/utf8.cpp: the streaming validator and utf8_error_offset.
+// Tests lib/base/utf8.cpp: the streaming validator and utf8_error_offset.
 #include "zws/utf8.hpp"
 
 #include <gtest/gtest.h>

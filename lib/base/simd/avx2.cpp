@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels.hpp"
+#include "base/simd/kernels.hpp"
 
 // The helpers below take and return vectors; a call that is not inlined costs
 // more than the work, so inlining is not left to the heuristics.

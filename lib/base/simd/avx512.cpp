@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels.hpp"
+#include "base/simd/kernels.hpp"
 
 namespace zws::detail {
 namespace {

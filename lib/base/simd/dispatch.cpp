@@ -1,4 +1,4 @@
-// lib/simd/dispatch.cpp — picks the kernel table once and implements the public
+// lib/base/simd/dispatch.cpp — picks the kernel table once and implements the public
 // functions of zws/simd.hpp through it.
 //
 // The hot path is one relaxed load of a table pointer and one indirect call. The
@@ -11,8 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "cpu.hpp"
-#include "simd/kernels.hpp"
+#include "base/cpu.hpp"
+#include "base/simd/kernels.hpp"
 #include "zws/simd.hpp"
 
 namespace zws::detail {

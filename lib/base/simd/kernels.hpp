@@ -1,4 +1,4 @@
-// lib/simd/kernels.hpp — the table of data kernels, one instance per instruction set.
+// lib/base/simd/kernels.hpp — the table of data kernels, one instance per instruction set.
 //
 // Internal. Each lib/simd/<isa>.cpp fills one `kernels` table and is compiled with
 // its own -m flags; dispatch.cpp picks a table once. This header is included by

@@ -1,9 +1,9 @@
-// lib/simd/scalar.cpp — the portable kernels, and the reference every other
+// lib/base/simd/scalar.cpp — the portable kernels, and the reference every other
 // kernel is tested against. Baseline flags only; 64-bit words where it is free.
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels.hpp"
+#include "base/simd/kernels.hpp"
 
 namespace zws::detail {
 namespace {

@@ -1,4 +1,4 @@
-// lib/simd/sha_ni.cpp — SHA-1 compression with the SHA extensions.
+// lib/base/simd/sha_ni.cpp — SHA-1 compression with the SHA extensions.
 //
 // Layout: the working variables live in one register with A in lane 3 and D in
 // lane 0, because that is what SHA1RNDS4 expects; E lives in lane 3 of a second
@@ -9,7 +9,7 @@
 // The message schedule is kept as four vectors of four words, W[4i..4i+3] with
 // the first word in lane 3; for i >= 4,
 //   Wv[i] = SHA1MSG2(SHA1MSG1(Wv[i-4], Wv[i-3]) ^ Wv[i-2], Wv[i-1]).
-#include "sha_ni.hpp"
+#include "base/simd/sha_ni.hpp"
 
 #include <immintrin.h>
 

@@ -1,4 +1,4 @@
-// lib/simd/sha_ni.hpp — the SHA-NI SHA-1 compression kernel.
+// lib/base/simd/sha_ni.hpp — the SHA-NI SHA-1 compression kernel.
 //
 // Internal, and deliberately tiny: lib/simd/sha_ni.cpp is compiled with
 // -msha -msse4.1 -mssse3, so nothing it includes may define inline functions

@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels.hpp"
+#include "base/simd/kernels.hpp"
 
 #define ZWS_SSSE3 __attribute__((target("ssse3")))
 
