@@ -1,7 +1,11 @@
 SHELL := /bin/bash
 # zws — plain Makefile. Sources are found by glob, so adding a module needs no edit here.
-#   make            build/libzws.a and the tools
-#   make test       every test (release + ASan/UBSan), ends with "N passed, M failed"
+#   make            build/libzws.a (the dependency-free core) and the tools
+#   make TLS=1 DEFLATE=1 REDIS=1   the same with optional parts, in build/<parts>/
+#   make test       installs what tests need (make deps), builds the core and the build
+#                   with every part, runs every test (release + ASan/UBSan) and ends
+#                   with "N passed, M failed"
+#   make deps       installs the Debian and npm packages the tests need (root)
 #   make bench      micro-benchmarks (pinned to core 1 when taskset exists)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS each
 #   make run        the demo
@@ -11,7 +15,28 @@ CXX      ?= g++
 FUZZ_CXX ?= clang++
 PREFIX   ?= /usr/local
 FUZZ_SECONDS ?= 30
+VERSION  := 0.2.0
 NPROC    := $(shell nproc 2>/dev/null || echo 2)
+
+# Optional parts, each off by default: the core links nothing but libc and libstdc++.
+#   TLS=1      wss:// and TLS listeners (OpenSSL 3: libssl-dev)
+#   DEFLATE=1  permessage-deflate (zlib: zlib1g-dev)
+#   REDIS=1    the Redis bridge for topics (hiredis: libhiredis-dev)
+# A part's sources end in .<part>.cpp and are compiled only with it on; the stand-ins that
+# fail its calls with "zws was built without <part>" end in .no-<part>.cpp. Each set of
+# parts builds in its own folder, so the core build/ and build/tls-deflate-redis/ coexist.
+TLS     ?= 0
+DEFLATE ?= 0
+REDIS   ?= 0
+PARTS_ALL := tls deflate redis
+PARTS := $(strip $(if $(filter 1,$(TLS)),tls) $(if $(filter 1,$(DEFLATE)),deflate) $(if $(filter 1,$(REDIS)),redis))
+PARTS_OFF := $(filter-out $(PARTS),$(PARTS_ALL))
+PART_LIBS := $(strip $(if $(filter tls,$(PARTS)),-lssl -lcrypto) $(if $(filter deflate,$(PARTS)),-lz) $(if $(filter redis,$(PARTS)),-lhiredis))
+empty :=
+space := $(empty) $(empty)
+# keep(files): a file of a part that is on, a stand-in of a part that is off, or a core file.
+part_of = $(lastword $(subst ., ,$(basename $1)))
+keep = $(foreach f,$1,$(if $(filter $(PARTS_ALL),$(call part_of,$f)),$(if $(filter $(call part_of,$f),$(PARTS)),$f),$(if $(filter $(addprefix no-,$(PARTS_ALL)),$(call part_of,$f)),$(if $(filter $(call part_of,$f),$(addprefix no-,$(PARTS_OFF))),$f),$f)))
 
 CXXFLAGS_BASE := -std=c++20 -g -Wall -Wextra -Werror -Iinclude -Ilib -MMD -MP
 CXXFLAGS ?= -O2
@@ -25,23 +50,26 @@ isa_flags = $(strip \
   $(if $(findstring /simd/avx512.,$1),-mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mbmi -mbmi2 -mlzcnt -mpopcnt) \
   $(if $(findstring /simd/sha_ni.,$1),-msha -msse4.1 -mssse3))
 
-LIB_SRC   := $(sort $(wildcard lib/*/*.cpp lib/*/simd/*.cpp))
-UNIT_SRC  := $(sort $(wildcard test/unit/*.cpp))
-INTEG_SRC := $(sort $(wildcard test/integration/*.cpp))
+LIB_SRC   := $(call keep,$(sort $(wildcard lib/*/*.cpp lib/*/simd/*.cpp)))
+UNIT_SRC  := $(call keep,$(sort $(wildcard test/unit/*.cpp)))
+INTEG_SRC := $(call keep,$(sort $(wildcard test/integration/*.cpp)))
 BENCH_SRC := $(sort $(wildcard bench/*_bench.cpp))
-FUZZ_SRC  := $(sort $(wildcard test/fuzz/*_fuzz.cpp))
+FUZZ_SRC  := $(call keep,$(sort $(wildcard test/fuzz/*_fuzz*.cpp)))
 TOOL_SRC  := $(sort $(wildcard tools/*.cpp))
 
-B  := build
-BA := build/asan
-BF := build/fuzz
+B  := build$(if $(PARTS),/$(subst $(space),-,$(PARTS)))
+BA := $(B)/asan
+BF := $(B)/fuzz
+# The build make test checks everything with: every part on.
+FULL_MAKE := $(MAKE) --no-print-directory TLS=1 DEFLATE=1 REDIS=1
+FULL_B    := build/tls-deflate-redis
 
 obj = $(patsubst %.cpp,$2/obj/%.o,$1)
 
 LIB      := $(B)/libzws.a
 LIB_ASAN := $(BA)/libzws.a
 TOOLS    := $(patsubst tools/%.cpp,$(B)/%,$(TOOL_SRC))
-FUZZERS  := $(patsubst test/fuzz/%_fuzz.cpp,$(BF)/%_fuzz,$(FUZZ_SRC))
+FUZZERS  := $(foreach f,$(FUZZ_SRC),$(BF)/$(firstword $(subst ., ,$(notdir $f))))
 
 TEST_BINS := $(if $(UNIT_SRC),$(B)/unit_tests $(BA)/unit_tests) \
              $(if $(INTEG_SRC),$(B)/integration_tests $(BA)/integration_tests)
@@ -49,8 +77,10 @@ TEST_BINS := $(if $(UNIT_SRC),$(B)/unit_tests $(BA)/unit_tests) \
 GTEST_LIBS := -lgtest -lgtest_main -pthread
 BENCH_LIBS := -lbenchmark -lbenchmark_main -pthread
 
-.PHONY: all test test-build bench bench-e2e fuzz run install clean tools tidy
+.PHONY: all test test-build test-core deps bench bench-e2e fuzz run install clean tools tidy
 .DEFAULT_GOAL := all
+# The tools' objects are kept, so a second make with nothing changed does nothing.
+.SECONDARY:
 
 all: $(LIB) $(TOOLS)
 tools: $(TOOLS)
@@ -83,26 +113,42 @@ $(BF)/libzws.a: $(call obj,$(LIB_SRC),$(BF))
 
 # --- tests -------------------------------------------------------------------
 $(B)/unit_tests: $(call obj,$(UNIT_SRC),$(B)) $(LIB)
-	$(CXX) $(CXXFLAGS) -o $@ $^ $(GTEST_LIBS)
+	$(CXX) $(CXXFLAGS) -o $@ $^ $(GTEST_LIBS) $(PART_LIBS)
 
 $(BA)/unit_tests: $(call obj,$(UNIT_SRC),$(BA)) $(LIB_ASAN)
-	$(CXX) $(ASAN_FLAGS) -o $@ $^ $(GTEST_LIBS)
+	$(CXX) $(ASAN_FLAGS) -o $@ $^ $(GTEST_LIBS) $(PART_LIBS)
 
 $(B)/integration_tests: $(call obj,$(INTEG_SRC),$(B)) $(LIB)
-	$(CXX) $(CXXFLAGS) -o $@ $^ $(GTEST_LIBS)
+	$(CXX) $(CXXFLAGS) -o $@ $^ $(GTEST_LIBS) $(PART_LIBS)
 
 $(BA)/integration_tests: $(call obj,$(INTEG_SRC),$(BA)) $(LIB_ASAN)
-	$(CXX) $(ASAN_FLAGS) -o $@ $^ $(GTEST_LIBS)
+	$(CXX) $(ASAN_FLAGS) -o $@ $^ $(GTEST_LIBS) $(PART_LIBS)
 
 test-build: $(TEST_BINS) $(TOOLS) $(B)/tcp_echo
 
+# The core build's own checks: its unit tests (the parts' stand-ins among them) and that
+# libzws.a needs no symbol of OpenSSL, zlib or hiredis.
+test-core: $(B)/unit_tests $(TOOLS)
+
+# make test: set-up first (as root it installs what is missing; anyone else is told the
+# one command to run), then the core build and the build with every part.
 test:
-	@$(MAKE) --no-print-directory -j$(NPROC) test-build
-	@test/run_tests.sh test/layering.sh $(TEST_BINS) $(wildcard test/interop/run.sh)
+	@if ! test/deps.sh check >/dev/null; then \
+	  if [ "$$(id -u)" -eq 0 ]; then test/deps.sh install || exit 1; \
+	  else test/deps.sh check; echo "make test: packages are missing; run 'sudo make deps' once, then make test"; exit 1; fi; \
+	fi
+	@$(MAKE) --no-print-directory -j$(NPROC) test-core
+	@$(FULL_MAKE) -j$(NPROC) test-build
+	@ZWS_BUILD=$(FULL_B) ZWS_LIBS="-lssl -lcrypto -lz -lhiredis" test/run_tests.sh test/layering.sh test/core_link.sh build/unit_tests \
+	  $(FULL_B)/unit_tests $(FULL_B)/asan/unit_tests $(FULL_B)/integration_tests $(FULL_B)/asan/integration_tests \
+	  $(wildcard test/interop/run.sh) $(wildcard test/install_check.sh)
+
+deps:
+	@test/deps.sh install
 
 # --- tools -------------------------------------------------------------------
 $(B)/%: $(B)/obj/tools/%.o $(LIB)
-	$(CXX) $(CXXFLAGS) -o $@ $^ -pthread
+	$(CXX) $(CXXFLAGS) -o $@ $^ -pthread $(PART_LIBS)
 
 # --- benchmarks --------------------------------------------------------------
 $(B)/zws_bench: $(call obj,$(BENCH_SRC),$(B)) $(LIB)
@@ -121,8 +167,12 @@ bench-e2e:
 	@bench/e2e.sh
 
 # --- fuzzing -----------------------------------------------------------------
-$(BF)/%_fuzz: $(BF)/obj/test/fuzz/%_fuzz.o $(BF)/libzws.a
-	$(FUZZ_CXX) $(FUZZ_FLAGS) -o $@ $^
+# One target per source: test/fuzz/x_fuzz.cpp, or x_fuzz.<part>.cpp of an optional part.
+define fuzz_rule
+$(BF)/$(firstword $(subst ., ,$(notdir $1))): $(call obj,$1,$(BF)) $(BF)/libzws.a
+	$$(FUZZ_CXX) $$(FUZZ_FLAGS) -o $$@ $$^ $$(PART_LIBS)
+endef
+$(foreach f,$(FUZZ_SRC),$(eval $(call fuzz_rule,$f)))
 
 fuzz:
 	@$(MAKE) --no-print-directory -j$(NPROC) $(FUZZERS)
@@ -144,13 +194,19 @@ tidy:
 	clang-tidy --quiet $(LIB_SRC) -- $(filter-out -MMD -MP,$(CXXFLAGS_BASE)) -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mbmi -mbmi2 -msha -msse4.1
 
 # --- install -----------------------------------------------------------------
+# Headers, the archive of this build (with the parts it was built with), zws.pc and a
+# CMake package (find_package(zws) -> zws::zws), whose flags name the parts' libraries.
+PC_LIBS    := -L$${libdir} -lzws -pthread $(PART_LIBS)
+CMAKE_LIBS := Threads::Threads $(patsubst -l%,%,$(PART_LIBS))
 install: $(LIB)
-	install -d $(DESTDIR)$(PREFIX)/include/zws $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/include/zws $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/zws
 	install -m 644 include/zws/*.hpp $(DESTDIR)$(PREFIX)/include/zws/
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	printf '%s\n' 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' 'libdir=$${prefix}/lib' '' \
-	  'Name: zws' 'Description: zero-dependency WebSocket library (RFC 6455) for Linux' 'Version: 0.1.0' \
-	  'Cflags: -I$${includedir} -std=c++20' 'Libs: -L$${libdir} -lzws -pthread' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zws.pc
+	  'Name: zws' 'Description: WebSocket library (RFC 6455) for Linux$(if $(PARTS), with $(PARTS))' 'Version: $(VERSION)' \
+	  'Cflags: -I$${includedir} -std=c++20 -pthread' 'Libs: $(PC_LIBS)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/zws.pc
+	sed -e 's|@LIBS@|$(CMAKE_LIBS)|' -e 's|@PARTS@|$(PARTS)|' cmake/zwsConfig.cmake.in > $(DESTDIR)$(PREFIX)/lib/cmake/zws/zwsConfig.cmake
+	sed -e 's|@VERSION@|$(VERSION)|' cmake/zwsConfigVersion.cmake.in > $(DESTDIR)$(PREFIX)/lib/cmake/zws/zwsConfigVersion.cmake
 
 clean:
 	rm -rf build

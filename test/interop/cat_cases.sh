@@ -6,7 +6,8 @@
 # Prints one "ok - NAME: case" / "not ok - NAME: case" line per case.
 set -u
 name=$1 base=$2 server_log=$3
-cat=build/zws-cat
+bin=${ZWS_BUILD:-build}
+cat=$bin/zws-cat
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failed=0

@@ -9,7 +9,8 @@
 # RAW_FAULTS lists test/interop/raw_fault_server.py instances as MODE=URL words.
 # Prints one "ok - ..." or "not ok - ..." line per case.
 set -u
-load=build/zws-load
+bin=${ZWS_BUILD:-build}
+load=$bin/zws-load
 echo_url=$1 fault=$2 node_url=${3:-}
 
 field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" <<< "$1" | head -n 1; }

@@ -6,13 +6,14 @@
 #
 # Run from the repository root after `make` (make test does both). Prints one
 # "ok - name" / "not ok - name" line per test and ends with "N passed, M failed".
-# A peer that is not installed is skipped with a message (test/interop/install.sh
-# installs them all); under CI=true a missing peer is a failure instead.
+# A peer that is not installed is a failure (`make deps` installs them all, and
+# `make test` runs it first).
 # Every process started here is stopped by its PID on exit; every wait is bounded.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 here=test/interop
-work=build/interop
+bin=${ZWS_BUILD:-build}  # the build under test (make test: the one with every part)
+work=$bin/interop
 mkdir -p "$work"
 rm -f "$work"/*.log
 
@@ -39,11 +40,8 @@ check() {  # name, command...: ok when the command succeeds
   if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
 
-# A peer that cannot be used: skipped outside CI, a failure in CI.
-missing_peer() {
-  if [ "${CI:-}" = true ]; then not_ok "$1" "peer not installed ($2); run test/interop/install.sh"
-  else echo "SKIP $1: $2 (run test/interop/install.sh to install it)"; fi
-}
+# A peer that cannot be used is a failure: make test installs every peer first.
+missing_peer() { not_ok "$1" "peer not installed ($2); make deps installs it"; }
 
 # Runs a client suite that prints ok/not ok lines itself, with a deadline;
 # folds its lines into our counts. A suite that dies without reporting a
@@ -120,7 +118,7 @@ wait_log() {  # file, fixed string, seconds: waits for a line to appear in a log
 stop_check() {  # name, port, pid
   local title="$1 stops cleanly on SIGTERM: clients get 1001, exit status 0"
   mkfifo "$work/stdin.fifo" 2>/dev/null
-  timeout -k 2 15 build/zws-cat --verbose --no-close "ws://127.0.0.1:$2/" < "$work/stdin.fifo" > /dev/null 2> "$work/stop.err" &
+  timeout -k 2 15 $bin/zws-cat --verbose --no-close "ws://127.0.0.1:$2/" < "$work/stdin.fifo" > /dev/null 2> "$work/stop.err" &
   local cat_pid=$!
   exec 7> "$work/stdin.fifo"  # holds stdin open, so only the server ends the session
   wait_log "$work/stop.err" "connected" 5
@@ -135,12 +133,6 @@ stop_check() {  # name, port, pid
 }
 
 # --- what we test with -------------------------------------------------------
-# CI must have every peer: install what is missing (install.sh is idempotent
-# and quick when all is there), in case .ci/run did not do it already.
-if [ "${CI:-}" = true ]; then
-  timeout -k 5 900 bash $here/install.sh > "$work/install.log" 2>&1 ||
-    echo "install.sh failed (status $?): $(tail -n 5 "$work/install.log" | tr '\n' ' ')"
-fi
 have_node=false have_node_ws=false have_websocket_node=false have_python=false have_chromium=false have_nginx=false
 command -v node >/dev/null && have_node=true
 $have_node && [ -f $here/node_modules/ws/package.json ] && have_node_ws=true
@@ -160,14 +152,14 @@ $have_nginx && versions+=", $("$nginx" -v 2>&1 | sed 's#.*/#nginx #')"
 echo "# $versions"
 
 for tool in zws-echo zws-cat zws-chat; do
-  [ -x build/$tool ] || { not_ok "build/$tool exists" "run make first"; }
+  [ -x $bin/$tool ] || { not_ok "$bin/$tool exists" "run make first"; }
 done
 
 # Test programs of the public API, built like the tools (Makefile flags).
 build_helper() {  # name
   local src=$here/$1.cpp out=$work/$1
-  if [ ! -x "$out" ] || [ "$src" -nt "$out" ] || [ build/libzws.a -nt "$out" ]; then
-    ${CXX:-g++} -std=c++20 -O2 -g -Wall -Wextra -Werror -Iinclude -o "$out" "$src" build/libzws.a -pthread \
+  if [ ! -x "$out" ] || [ "$src" -nt "$out" ] || [ $bin/libzws.a -nt "$out" ]; then
+    ${CXX:-g++} -std=c++20 -O2 -g -Wall -Wextra -Werror -Iinclude -o "$out" "$src" $bin/libzws.a -pthread ${ZWS_LIBS:-} \
       > "$work/build-$1.log" 2>&1 || { not_ok "build $1" "$(head -n 20 "$work/build-$1.log")"; return 1; }
   fi
 }
@@ -214,8 +206,8 @@ start_nginx() {
 }
 
 # --- zws servers ---------------------------------------------------------------
-start zws-echo echo_port "listening on" build/zws-echo --host 127.0.0.1 --port @PORT@
-start zws-echo-limit limit_port "listening on" build/zws-echo --host 127.0.0.1 --port @PORT@ --max-message 1024
+start zws-echo echo_port "listening on" $bin/zws-echo --host 127.0.0.1 --port @PORT@
+start zws-echo-limit limit_port "listening on" $bin/zws-echo --host 127.0.0.1 --port @PORT@ --max-message 1024
 if $helpers_ok; then
   start route_server route_port "route_server on" $work/route_server @PORT@ || helpers_ok=false
   start adopt_server adopt_port "adopt_server on" $work/adopt_server @PORT@ || helpers_ok=false
@@ -259,7 +251,7 @@ else missing_peer routing "node ws missing"; fi
 
 # --- zws-echo's own options ------------------------------------------------------
 if $have_node_ws; then
-  if start zws-echo-options opt_port "listening on" build/zws-echo --host 127.0.0.1 --port @PORT@ \
+  if start zws-echo-options opt_port "listening on" $bin/zws-echo --host 127.0.0.1 --port @PORT@ \
        --threads 2 --handshake-timeout 1 --idle-timeout 1; then
     suite zws-echo-options 60 node $here/echo_options.js "ws://127.0.0.1:$opt_port/"
     stop_check "zws-echo" "$opt_port" "${pids[${#pids[@]}-1]}"
@@ -267,11 +259,11 @@ if $have_node_ws; then
 else missing_peer "zws-echo options" "node ws missing"; fi
 
 # --- zws-load against real and deliberately faulty echo servers ------------------
-if [ -x /usr/bin/python3 ] && [ -x build/zws-load ]; then
+if [ -x /usr/bin/python3 ] && [ -x $bin/zws-load ]; then
   if start fault-server fault_port listening /usr/bin/python3 $here/fault_server.py @PORT@; then
     node_echo=$($have_node_ws && echo "ws://127.0.0.1:$node_port/echo" || true)
     raw_echo='' raw_faults=''
-    if [ -x build/tcp_echo ] && start tcp-echo raw_port "listening on" build/tcp_echo --port @PORT@; then
+    if [ -x $bin/tcp_echo ] && start tcp-echo raw_port "listening on" $bin/tcp_echo --port @PORT@; then
       raw_echo="tcp://127.0.0.1:$raw_port"
       # Byte 100000: message 100 of 1000 B, inside the fourth 32 KiB piece of
       # message 0 of 200000 B or 1 MiB. The swapped 16 KiB blocks (from byte
@@ -284,7 +276,7 @@ if [ -x /usr/bin/python3 ] && [ -x build/zws-load ]; then
     fi
     suite zws-load 300 env RAW_ECHO_URL="$raw_echo" RAW_FAULTS="$raw_faults" bash $here/load_cases.sh "ws://127.0.0.1:$echo_port/" "ws://127.0.0.1:$fault_port" $node_echo
   fi
-else missing_peer "zws-load cases" "/usr/bin/python3 or build/zws-load missing"; fi
+else missing_peer "zws-load cases" "/usr/bin/python3 or $bin/zws-load missing"; fi
 
 # --- zws clients -> servers we did not write ------------------------------------
 targets=()
@@ -304,12 +296,12 @@ for t in "${targets[@]}"; do
 done
 
 # --- the chat demo in two browser pages ------------------------------------------
-if $have_chromium && [ -x build/zws-chat ]; then
-  if start zws-chat chat_port "open http" build/zws-chat --host 127.0.0.1 --port @PORT@; then
-    suite chat 120 node $here/cdp.js chat chat "http://127.0.0.1:$chat_port/" "$PWD/build/chat-screenshot.png"
+if $have_chromium && [ -x $bin/zws-chat ]; then
+  if start zws-chat chat_port "open http" $bin/zws-chat --host 127.0.0.1 --port @PORT@; then
+    suite chat 120 node $here/cdp.js chat chat "http://127.0.0.1:$chat_port/" "$PWD/$bin/chat-screenshot.png"
     suite chat-backpressure 90 node $here/chat_check.js "ws://127.0.0.1:$chat_port/chat"
   fi
-else missing_peer chat "chromium or build/zws-chat missing"; fi
+else missing_peer chat "chromium or $bin/zws-chat missing"; fi
 
 cleanup
 echo "$passed passed, $failed failed"
