@@ -152,6 +152,15 @@ class session {
     }
     std::fwrite(m.data.data(), 1, m.data.size(), stdout);
     std::fputc('\n', stdout);
+    // Each message reaches stdout as it arrives, a pipe included (stdio would
+    // hold it in a 4 KiB block): one write per batch of messages, not per message.
+    if (!flush_queued_) {
+      flush_queued_ = true;
+      loop_.defer([this] {
+        flush_queued_ = false;
+        std::fflush(stdout);
+      });
+    }
     if (o_.count && ++received_ == o_.count) {
       std::fflush(stdout);
       ws.close(o_.close_code, o_.close_reason);
@@ -263,6 +272,7 @@ class session {
   zws::WebSocket* ws_ = nullptr;
   int status_ = 3;
   std::uint64_t received_ = 0;
+  bool flush_queued_ = false;  // a flush of stdout is deferred to the end of this batch
   zws::Loop::clock::time_point last_message_{};
   zws::timer_id flow_timer_ = 0;
 

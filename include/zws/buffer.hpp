@@ -44,6 +44,8 @@ class buffer {
   // Drops `n` bytes from the front (n <= size()).
   void consume(std::size_t n) noexcept;
   // Empties the buffer, keeping its memory.
+  // Keeps the first n bytes (n <= size()).
+  void truncate(std::size_t n) noexcept { end_ = begin_ + static_cast<std::uint32_t>(n); }
   void clear() noexcept { begin_ = end_ = 0; }
   // Empties the buffer and returns its memory.
   void release() noexcept;

@@ -65,6 +65,12 @@ class Server {
   Server& on_http(std::function<void(const Request&, Response&)> handler);
   // Most open connections over all routes; past it new ones are refused (503).
   Server& max_connections(std::size_t n);
+  // Most bytes queued for slow readers over all connections (each loop of run(n)
+  // holds 1/n of it). Past it, the backpressure policy of each route applies to
+  // the largest queues first: their queued messages are discarded, and under
+  // backpressure_policy::close they are closed with 1008. 0: no server-wide cap.
+  static constexpr std::size_t default_max_backpressure_total = std::size_t{256} << 20;
+  Server& max_backpressure_total(std::size_t bytes);
 
   // Listens on every IPv4 address (and IPv6 when available) or on `host`, which
   // must be numeric or "localhost". Port 0 picks a free port: see port().

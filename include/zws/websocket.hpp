@@ -163,7 +163,9 @@ struct Behavior {
   // Limits. Defaults accept everything real peers send and refuse abuse.
   std::size_t max_message_size = std::size_t{16} << 20;  // reassembled bytes (1009)
   std::uint32_t max_fragments = std::uint32_t{1} << 20;  // frames per message (1009)
-  std::size_t max_backpressure = std::size_t{16} << 20;  // queued output bytes
+  // Queued output bytes per connection (1 MiB: a slow reader pins at most that,
+  // plus the one message that crosses it; Server::max_backpressure_total caps the sum).
+  std::size_t max_backpressure = std::size_t{1} << 20;
   backpressure_policy on_backpressure = backpressure_policy::close;
   std::chrono::milliseconds handshake_timeout{10'000};   // server: 408; client: on_error
   std::chrono::milliseconds idle_timeout{0};             // 0: none; else close 1001 when silent

@@ -17,7 +17,8 @@ constexpr std::size_t min_read = std::size_t{64} << 10;
 // Input read and dropped after our Close before we stop waiting for the peer's
 // (or its EOF) and close, unread bytes or not: the rest of a message that was
 // too big fits, a peer streaming on for close_timeout does not.
-constexpr std::uint32_t discard_budget = 64u << 20;
+// Counted in KiB (a 16-bit count: the connection has no room for more).
+constexpr std::uint32_t discard_budget_kib = 0xFFFF;
 // How long a server that failed a connection waits for the peer's Close before
 // sending its FIN anyway (peers that never answer, or only after a long message).
 // Any round trip shorter than this keeps a proxy from seeing our FIN while the
@@ -50,8 +51,9 @@ void connection::on_io(unsigned events) {
 // Dropped input counts against discard_budget once our Close is out.
 bool connection::over_discard_budget(std::size_t n) noexcept {
   if (phase_ < phase::closing) return false;
-  discarded_ = static_cast<std::uint32_t>(std::min<std::size_t>(discarded_ + n, discard_budget));
-  return discarded_ >= discard_budget;
+  const std::size_t kib = (n + 1023) / 1024;
+  discarded_kib_ = static_cast<std::uint16_t>(std::min<std::size_t>(discarded_kib_ + kib, discard_budget_kib));
+  return discarded_kib_ >= discard_budget_kib;
 }
 
 void connection::read_some() {

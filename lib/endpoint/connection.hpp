@@ -65,6 +65,7 @@ struct connection_extras {
 
 class connection final : public io_handle, public WebSocket {
  public:
+  static constexpr std::uint8_t no_pong = 0xFF;
   connection(endpoint* ep, std::uint32_t slot) noexcept;
 
   void on_io(unsigned events) override;
@@ -104,14 +105,18 @@ class connection final : public io_handle, public WebSocket {
 
   // Layout: the small fields first so they share the tail of io_handle.
   phase phase_ = phase::handshake;
-  bool opened_ = false;          // on_open was called and on_close not yet
-  bool blocked_ = false;         // the kernel refused output: wait for EPOLLOUT
-  bool pinged_ = false;          // idle ping sent, waiting for any traffic
-  bool shut_ = false;            // SHUT_WR done while draining
+  bool opened_ : 1 = false;      // on_open was called and on_close not yet
+  bool blocked_ : 1 = false;     // the kernel refused output: wait for EPOLLOUT
+  bool pinged_ : 1 = false;      // idle ping sent, waiting for any traffic
+  bool shut_ : 1 = false;        // SHUT_WR done while draining
+  bool extras_ : 1 = false;      // user_ points at a connection_extras
   std::uint8_t protocol_ = 0;    // server: 1 + index into the route's protocols
-  bool extras_ = false;          // user_ points at a connection_extras
+  // Payload size of the pong that ends out_, not yet started (0..125), or
+  // no_pong: the next pong replaces it (see queue_pong).
+  std::uint8_t pong_len_ = no_pong;
+  std::uint16_t discarded_kib_ = 0;  // input dropped since the Close, KiB (at most discard_budget_kib)
   std::uint32_t slot_;
-  std::uint32_t discarded_ = 0;  // input bytes dropped since the Close (at most discard_budget)
+  std::uint32_t backlog_ = 0;    // server: out_.capacity() as counted in the loop's backlog
   endpoint* ep_;
   buffer in_;
   buffer out_;
@@ -145,15 +150,26 @@ class connection final : public io_handle, public WebSocket {
   void on_peer_close(std::uint16_t code, std::string_view reason);
   void drop_queued_data();
   void advance_skew(std::size_t sent) noexcept;
+  void consume_out(std::size_t n) noexcept;
+  void append_control(buffer& to, opcode op, std::string_view payload);
+  send_status queue_pong(std::string_view payload, send_status status);
+  // out_ may have changed capacity: a server counts it against max_backpressure_total.
+  void sync_backlog();
   void touch_idle() noexcept;
   bool over_discard_budget(std::size_t n) noexcept;
   bool over_backpressure(send_status& status);
+
+ public:
+  // Over the server-wide backlog cap (server.cpp): discard queued messages and,
+  // under backpressure_policy::close, close with 1008.
+  void shed();
 };
 
 // Server hooks (server.cpp) and client hooks (client.cpp) the connection calls.
 std::size_t server_handshake(connection& c, std::span<std::uint8_t> bytes);
 void server_connection_freed(connection& c);
 void server_connection_closed(connection& c);
+void server_backlog_changed(connection& c);
 void client_on_connecting(connection& c, unsigned events);
 void client_connect_timed_out(connection& c);
 std::size_t client_handshake(connection& c, std::span<std::uint8_t> bytes);

@@ -15,6 +15,9 @@ namespace {
 // Payloads from this size on go out as header + payload in one writev, uncopied,
 // when nothing is queued before them.
 constexpr std::size_t direct_write_min = std::size_t{16} << 10;
+// Shedding for the server-wide cap cuts a connection whose unfinished frame has
+// more than this left, instead of queueing a Close behind it.
+constexpr std::size_t shed_cut_min = std::size_t{64} << 10;
 // A cork this full is sent before more is added.
 constexpr std::size_t cork_limit = std::size_t{256} << 10;
 // Appends an unmasked final data frame: the server's per-message path, which
@@ -119,6 +122,8 @@ send_status connection::send_direct(opcode op, std::span<const std::uint8_t> pay
   }
   out_.append(payload.subspan(sent - head.size));
   out_skew_ = static_cast<std::uint32_t>(out_.size());
+  pong_len_ = no_pong;
+  sync_backlog();
   r().flush_later(this);
   if (n == -EAGAIN || n >= 0) {
     blocked_ = true;
@@ -128,7 +133,9 @@ send_status connection::send_direct(opcode op, std::span<const std::uint8_t> pay
 }
 
 buffer& connection::output() noexcept {
-  return out_.empty() && r().corked() == this ? r().cork_buffer() : out_;
+  if (out_.empty() && r().corked() == this) return r().cork_buffer();
+  pong_len_ = no_pong;  // whatever is written next ends out_ (see queue_pong)
+  return out_;
 }
 
 std::size_t connection::queued() const noexcept {
@@ -137,7 +144,9 @@ std::size_t connection::queued() const noexcept {
 
 void connection::wrote(buffer& to) {
   if (&to == &out_) {
+    pong_len_ = no_pong;
     r().flush_later(this);
+    sync_backlog();
     return;
   }
   if (to.size() < cork_limit) return;
@@ -159,11 +168,10 @@ long connection::uncork() {
   // Partly taken: the rest queues in out_ (whose first frame may be half sent).
   out_.append(cork.bytes());
   cork.clear();
+  pong_len_ = no_pong;
   r().flush_later(this);
-  if (n > 0) {
-    advance_skew(static_cast<std::size_t>(n));
-    out_.consume(static_cast<std::size_t>(n));
-  }
+  if (n > 0) consume_out(static_cast<std::size_t>(n));
+  sync_backlog();
   if (n >= 0 || n == -EAGAIN || n == -EWOULDBLOCK) {
     blocked_ = blocked_ || n >= 0 || n == -EAGAIN || n == -EWOULDBLOCK;
     return 0;
@@ -192,7 +200,14 @@ send_status connection::send_control(opcode op, std::string_view payload) {
     if (over_backpressure(status)) return status;
     if (blocked_ && out_.size() >= limit) return send_status::dropped;
   }
+  if (op == opcode::pong && (!out_.empty() || r().corked() != this)) return queue_pong(payload, status);
   buffer& to = output();
+  append_control(to, op, payload);
+  wrote(to);
+  return status;
+}
+
+void connection::append_control(buffer& to, opcode op, std::string_view payload) {
   if (ep_->side == role::client) {
     mask_key key;
     random_bytes(key.bytes, sizeof key.bytes);
@@ -200,8 +215,35 @@ send_status connection::send_control(opcode op, std::string_view payload) {
   } else {
     write_frame(to, op, payload);
   }
-  wrote(to);
+}
+
+// A pong waiting at the end of out_, not yet started, is replaced by the new one
+// (RFC 6455 §5.5.3 lets an endpoint answer only the most recent ping), so a peer
+// that pings and never reads costs one queued pong, not one per ping. Anything
+// else appended to out_ ends that (pong_len_ = no_pong): a pong behind data is
+// never moved ahead of it, and the data bound of max_backpressure covers both.
+send_status connection::queue_pong(std::string_view payload, send_status status) {
+  if (pong_len_ != no_pong) {
+    const std::size_t frame = (ep_->side == role::client ? 6 : 2) + std::size_t{pong_len_};
+    out_.truncate(out_.size() - frame);
+  }
+  append_control(out_, opcode::pong, payload);
+  pong_len_ = static_cast<std::uint8_t>(payload.size());
+  r().flush_later(this);
+  sync_backlog();
   return status;
+}
+
+void connection::sync_backlog() {
+  if (ep_->server != nullptr && out_.capacity() != backlog_) server_backlog_changed(*this);
+}
+
+// The kernel took n bytes from the front of out_.
+void connection::consume_out(std::size_t n) noexcept {
+  advance_skew(n);
+  out_.consume(n);
+  if (pong_len_ != no_pong && out_.size() < (ep_->side == role::client ? 6u : 2u) + pong_len_) pong_len_ = no_pong;
+  sync_backlog();
 }
 
 void connection::advance_skew(std::size_t sent) noexcept {
@@ -235,14 +277,36 @@ void connection::drop_queued_data() {
     pos += total;
   }
   out_ = std::move(kept);
+  pong_len_ = no_pong;
+  sync_backlog();
+}
+
+void connection::shed() {
+  drop_queued_data();
+  if (b().on_backpressure != backpressure_policy::close || phase_ != phase::open) return;
+  if (out_.size() > shed_cut_min) {
+    // What is left is the rest of a large frame on its way: a Close could follow
+    // only after it, to a peer that is not reading. The memory goes now.
+    out_.release();
+    out_skew_ = 0;
+    pong_len_ = no_pong;
+    sync_backlog();
+    close_later(close_code_of(error::backpressure_exceeded), std::string(describe(error::backpressure_exceeded)), true);
+    return;
+  }
+  mask_key key;
+  random_bytes(key.bytes, sizeof key.bytes);
+  write_close(out_, close_code_of(error::backpressure_exceeded), describe(error::backpressure_exceeded),
+              ep_->side == role::client ? &key : nullptr);
+  r().flush_later(this);
+  close_later(close_code_of(error::backpressure_exceeded), std::string(describe(error::backpressure_exceeded)), false);
 }
 
 long connection::write_out() {
   while (!out_.empty()) {
     long n = net::send(fd(), out_.data(), out_.size());
     if (n > 0) {
-      advance_skew(static_cast<std::size_t>(n));
-      out_.consume(static_cast<std::size_t>(n));
+      consume_out(static_cast<std::size_t>(n));
       continue;
     }
     if (n == -EAGAIN || n == -EWOULDBLOCK) {
@@ -262,6 +326,8 @@ void connection::flush() {
   if (!out_.empty()) return;
   out_.release();
   out_skew_ = 0;
+  pong_len_ = no_pong;
+  sync_backlog();
   if (ep_->side == role::server && phase_ == phase::closed) {
     // Both Closes exchanged: the server closes TCP first (RFC 6455 §7.1.1).
     r().close(this);

@@ -168,6 +168,36 @@ void server_loop::close_all(bool notify) {
   });
 }
 
+void server_loop::shed_backlog(connection* trigger) {
+  const std::size_t cap = s->max_backlog / std::max<std::size_t>(1, s->loops.size());
+  if (cap == 0 || backlog <= cap) return;
+  // Largest pending output first: a peer that reads has had part of its queue
+  // taken by the kernel, one that stopped reading has not. The connection whose
+  // send crossed the cap comes last: its queue is the newest.
+  std::vector<std::pair<std::size_t, connection*>> queues;
+  r().for_each_slot([&](void* object) {
+    auto* c = static_cast<connection*>(static_cast<io_handle*>(object));
+    if (c->ep_->server == this && c->backlog_ != 0 && !c->dead() && c != trigger)
+      queues.emplace_back(c->out_.size(), c);
+  });
+  std::sort(queues.begin(), queues.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  queues.emplace_back(0, trigger);
+  const std::size_t low = cap - cap / 8;
+  for (auto& [size, c] : queues) {
+    if (backlog <= low) break;
+    if (!c->dead()) c->shed();
+  }
+}
+
+void server_backlog_changed(connection& c) {
+  server_loop* sl = c.ep_->server;
+  const auto now = static_cast<std::uint32_t>(c.out_.capacity());
+  const bool grew = now > c.backlog_;
+  sl->backlog = sl->backlog - c.backlog_ + now;
+  c.backlog_ = now;
+  if (grew) sl->shed_backlog(&c);
+}
+
 void server_connection_closed(connection& c) {
   if (c.ep_->route == nullptr) return;
   --c.ep_->route->open;
@@ -178,6 +208,8 @@ void server_connection_freed(connection& c) {
   server_loop* sl = c.ep_->server;
   sl->r().release_slot(c.slot_);
   --sl->live;
+  sl->backlog -= c.backlog_;
+  c.backlog_ = 0;
   // A descriptor came free: a listener paused by EMFILE may accept again.
   for (listener* l : sl->listeners)
     if (l->paused) sl->r().read_later(l);
@@ -260,6 +292,11 @@ Server& Server::on_http(std::function<void(const Request&, Response&)> handler) 
 
 Server& Server::max_connections(std::size_t n) {
   state_->max_connections = n;
+  return *this;
+}
+
+Server& Server::max_backpressure_total(std::size_t bytes) {
+  state_->max_backlog = bytes;
   return *this;
 }
 

@@ -49,6 +49,7 @@ struct server_loop {
   endpoint pending;  // handshake phase: server-wide limits, no route yet
   std::vector<std::unique_ptr<endpoint>> routes;
   std::size_t live = 0;  // connections of this server on this loop, any phase
+  std::size_t backlog = 0;  // bytes held by the out_ queues of this loop's connections
   bool stopping = false;
   timer_id stop_timer = 0;
 
@@ -62,6 +63,9 @@ struct server_loop {
   void maybe_finish_stop();
   // Cuts every connection; `notify`: call on_close (not from ~Server).
   void close_all(bool notify);
+  // The backlog passed this loop's share of max_backpressure_total: the policy
+  // of each route applies to the largest queues first, until it is 7/8 of it.
+  void shed_backlog(connection* trigger);
 };
 
 // Whether a route pattern ends in '*' and so matches every path with its prefix.
@@ -71,6 +75,7 @@ struct server_state {
   std::vector<std::unique_ptr<route_entry>> routes;
   std::function<void(const Request&, Response&)> http;
   std::size_t max_connections = 0;
+  std::size_t max_backlog = Server::default_max_backpressure_total;
   std::atomic<std::size_t> open{0};
   Behavior defaults;  // handshake limits over all routes
   std::vector<net::address> bound;

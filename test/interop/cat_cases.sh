@@ -43,6 +43,27 @@ for n in 0 125 126 65536 1048576 16777216; do
   roundtrip "text message of $(($(wc -c < "$tmp/size") - 1)) B" "$tmp/size" "$base/echo" --count 1
 done
 
+# stdout a pipe: every message reaches the reader as it arrives, while zws-cat
+# still runs (stdin stays open), in line and --binary mode.
+piped() {  # title, zws-cat options...
+  local title=$1; shift
+  local fifo=$tmp/stdin.fifo line=
+  rm -f "$fifo" "$tmp/piped"; mkfifo "$fifo"
+  exec 8<>"$fifo"
+  { timeout -k 2 20 "$cat" "$@" "$base/echo" < "$fifo" 2> "$tmp/err" |
+      { IFS= read -r -t 10 line; printf '%s\n' "$line" > "$tmp/piped"; cat > /dev/null; }; } &
+  local pid=$!
+  printf 'through a pipe\n' >&8
+  for _ in $(seq 100); do [ -s "$tmp/piped" ] && break; sleep 0.1; done
+  [ -s "$tmp/piped" ] && line=$(cat "$tmp/piped")
+  exec 8>&-
+  wait "$pid"
+  if [ "$line" = 'through a pipe' ]; then ok "$title"
+  else not_ok "$title" "nothing reached the pipe within 10 s while zws-cat ran: '$line' $(head -c 200 "$tmp/err")"; fi
+}
+piped 'stdout a pipe: a message reaches it at once (lines)'
+piped 'stdout a pipe: a message reaches it at once (--binary)' --binary
+
 # Close with a code and reason on stdin EOF; the server logs what it got.
 echo hi | timeout -k 2 20 "$cat" --count 1 --close-code 4000 --close-reason "cat says bye ✓" "$base/echo" > "$tmp/out" 2> "$tmp/err"
 rc=$?
