@@ -5,6 +5,13 @@
 // calls user code, allocates only to reassemble a fragmented message, and checks
 // every rule of RFC 6455 §5 and §7 as soon as a frame header is complete, before
 // any payload has to be buffered. No extension is negotiated, so RSV1-3 must be 0.
+// Text is validated as its bytes arrive: a frame whose payload is still incomplete
+// is refused at the first invalid byte that has arrived (fail fast), not when it ends.
+//
+// Two ways to deliver data. By default a message is yielded whole (reassembled
+// when fragmented). With reader_limits::streaming, payload is yielded in pieces as
+// it arrives, unmasked and validated, and nothing is reassembled: memory stays
+// bounded by what the caller passes in, whatever the message size.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +32,9 @@ struct reader_limits {
   std::uint64_t max_message_size = std::uint64_t{16} << 20;
   // Most frames a fragmented message may span (error::too_many_fragments).
   std::uint32_t max_fragments = std::uint32_t{1} << 20;
+  // Deliver data as event_kind::piece events instead of whole messages. Then
+  // max_message_size may exceed 4 GiB (nothing is buffered).
+  bool streaming = false;
 };
 
 inline constexpr reader_limits default_reader_limits{};
@@ -33,6 +43,7 @@ enum class event_kind : std::uint8_t {
   none,       // a data fragment went into reassembly; call again
   need_more,  // the next frame is incomplete; `need` says how many bytes it takes
   message,    // a whole text or binary message: `op`, `data`
+  piece,      // streaming: the next part of a message: `op`, `data`, `first`, `last`
   ping,       // `data` (0..125 bytes)
   pong,       // `data` (0..125 bytes)
   close,      // `code` (1005 when the payload was empty) and `data` = the UTF-8 reason
@@ -44,8 +55,13 @@ struct event {
   opcode op = opcode::binary;     // message: opcode::text or opcode::binary
   std::uint16_t code = 0;         // close
   error err = error::none;        // error
+  // piece: the message's first piece / its last one (both for a one-piece
+  // message). A message yields at least one piece; `data` may be empty.
+  bool first = false;
+  bool last = false;
   // need_more: the whole frame's size (header + payload) once its header is
-  // complete, so the caller can reserve; 0 while even the header is incomplete.
+  // complete, so the caller can reserve; 0 while even the header is incomplete
+  // (and always 0 when streaming, where payload is never waited for).
   std::size_t need = 0;
   // message, ping, pong, close: the payload (unmasked), a view into the bytes
   // passed to next() or into the reader's reassembly buffer; valid until the
@@ -75,8 +91,11 @@ class reader {
   //    message is a view into `bytes` itself (no copy), a fragmented one a view
   //    into the reader's buffer;
   //  - rule broken: {0, error}.
-  // Masked payloads are unmasked in place, so `bytes` is modified and a
-  // consumed frame must not be passed again. After an error or a close the
+  //  - streaming: a data frame's payload, whole or as much as has arrived, as
+  //    {header + those bytes, piece}; the rest of the frame follows in later calls.
+  // Masked payloads are unmasked in place, so `bytes` is modified and a consumed
+  // frame must not be passed again. An incomplete frame is left as it is (its text
+  // is checked on a copy), so it is passed again, with more bytes behind it. After an error or a close the
   // reader is finished: every later call returns {0, that error} or {0, close
   // with the same code and no reason}.
   read_result next(std::span<std::uint8_t> bytes) noexcept;
@@ -93,21 +112,34 @@ class reader {
   bool in_message() const noexcept { return state_ == state::fragmented; }
 
   // Heap bytes the reader holds: the reassembly buffer of an open fragmented
-  // message, or of the one just yielded until the next call; otherwise 0.
-  std::size_t memory_held() const noexcept { return assembly_.capacity(); }
+  // message, or of the one just yielded until the next call, and the state of a
+  // streamed frame; otherwise 0.
+  std::size_t memory_held() const noexcept;
+
+  reader(reader&&) noexcept;
+  reader& operator=(reader&&) noexcept;
+  ~reader();
 
  private:
   enum class state : std::uint8_t { idle, fragmented, finished };
+  struct open_message;  // what only an open message needs, allocated for it
 
   error check_length(const frame_header& h) const noexcept;
   read_result on_control(opcode op, std::span<std::uint8_t> payload, std::size_t frame_size) noexcept;
   read_result on_fragment(opcode op, bool fin, std::span<std::uint8_t> payload, std::size_t frame_size) noexcept;
+  read_result on_partial(const frame_header& h, std::span<std::uint8_t> bytes) noexcept;
+  read_result whole(std::size_t consumed, opcode op, std::span<const std::uint8_t> payload) noexcept;
+  read_result stream_start(const frame_header& h, std::span<std::uint8_t> bytes) noexcept;
+  read_result stream_payload(std::span<std::uint8_t> bytes, std::size_t header_size) noexcept;
+  bool text_frame(const frame_header& h) const noexcept;
+  open_message* open() noexcept;
   read_result fail(error e) noexcept;
 
   const reader_limits* limits_;
-  buffer assembly_;            // the fragmented message so far
+  open_message* msg_ = nullptr;  // a fragmented or streamed message, or null
   std::uint32_t fragments_ = 0;  // frames of the open fragmented message
-  utf8_validator utf8_;        // state of an open fragmented text message
+  std::uint32_t checked_ = 0;    // payload bytes of the incomplete frame in front already validated
+  utf8_validator utf8_;          // state of the text being validated
   role role_;
   state state_ = state::idle;
   opcode message_op_ = opcode::binary;  // opcode of the open fragmented message

@@ -47,6 +47,21 @@ struct Message {
   }
 };
 
+// A part of a message delivered as it arrives, to a behavior with on_piece
+// (streaming). Unmasked and, for text, validated so far: a piece may end inside
+// a UTF-8 sequence that the next piece completes. `data` is valid only during the
+// callback. A message yields at least one piece; `last` marks its end.
+struct MessagePiece {
+  zws::opcode opcode = zws::opcode::binary;
+  std::string_view data;
+  bool first = false;  // the message's first piece
+  bool last = false;   // the message's last piece (both for a one-piece message)
+  bool is_text() const noexcept { return opcode == zws::opcode::text; }
+  std::span<const std::uint8_t> bytes() const noexcept {
+    return {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()};
+  }
+};
+
 // What a send did with the message.
 enum class send_status : std::uint8_t {
   sent,     // queued behind nothing: goes out when the batch ends
@@ -145,6 +160,11 @@ struct Behavior {
   std::function<void(const Request&, Upgrade&)> on_upgrade{};
   std::function<void(WebSocket&)> on_open{};
   std::function<void(WebSocket&, const Message&)> on_message{};
+  // Streaming delivery: when set, data messages arrive here in pieces as their
+  // bytes arrive, with no reassembly (memory per connection stays about one read,
+  // whatever the message size), and on_message is not called. max_message_size
+  // still bounds each message's total (1009), and may then exceed 4 GiB.
+  std::function<void(WebSocket&, const MessagePiece&)> on_piece{};
   std::function<void(WebSocket&, std::string_view payload)> on_ping{};
   std::function<void(WebSocket&, std::string_view payload)> on_pong{};
   // The output queue became empty after backpressure.
@@ -206,6 +226,15 @@ class WebSocket {
   send_status send_text(std::string_view text) { return send(text, zws::opcode::text); }
   send_status send_binary(std::string_view data) { return send(data, zws::opcode::binary); }
   send_status send_binary(std::span<const std::uint8_t> data) { return send(data, zws::opcode::binary); }
+  // Sending a message in pieces (a fragmented message, RFC 6455 §5.4): each call
+  // sends one frame; the first call of a message gives its opcode, `last` ends
+  // it. Until then other data messages (send, broadcasts) are refused with
+  // `dropped`; pings and pongs still go out. A piece is never dropped by the
+  // drop_new or keep_latest policies (that would corrupt the message): past
+  // max_backpressure it reports `queued`, and on_drain tells when to go on; the
+  // close policy still closes.
+  send_status send_piece(std::string_view data, bool last, zws::opcode op = zws::opcode::binary);
+  send_status send_piece(std::span<const std::uint8_t> data, bool last, zws::opcode op = zws::opcode::binary);
   send_status ping(std::string_view payload = {});  // at most 125 bytes
   send_status pong(std::string_view payload = {});  // unsolicited pong (heartbeat)
 

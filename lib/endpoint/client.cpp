@@ -158,6 +158,7 @@ void connect(Loop& loop, std::string_view url_text, Behavior behavior, ClientOpt
   ep->b = &ep->behavior;
   ep->limits.max_message_size = ep->behavior.max_message_size;
   ep->limits.max_fragments = ep->behavior.max_fragments;
+  ep->limits.streaming = static_cast<bool>(ep->behavior.on_piece);
   ep->path = ep->target;
   ep->side = role::client;
   for (const auto& p : ep->behavior.protocols) ep->protocols.push_back(p);

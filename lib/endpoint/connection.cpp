@@ -240,6 +240,9 @@ std::size_t connection::process_frames(std::span<std::uint8_t> bytes) {
       case event_kind::message:
         if (phase_ == phase::open && beh.on_message) beh.on_message(*this, Message{e.op, e.text()});
         break;
+      case event_kind::piece:
+        if (phase_ == phase::open && beh.on_piece) beh.on_piece(*this, MessagePiece{e.op, e.text(), e.first, e.last});
+        break;
       case event_kind::ping:
         if (phase_ == phase::open) {
           if (beh.auto_pong) send_control(opcode::pong, e.text());

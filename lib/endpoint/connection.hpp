@@ -76,6 +76,7 @@ class connection final : public io_handle, public WebSocket {
   // The WebSocket operations.
   send_status send_message(opcode op, std::span<const std::uint8_t> payload);
   send_status send_control(opcode op, std::string_view payload);
+  send_status send_piece(opcode op, std::span<const std::uint8_t> payload, bool last);
   // Appends an already encoded (unmasked, server) frame: broadcasts encode once.
   send_status send_encoded(opcode op, std::span<const std::uint8_t> frame);
   void start_close(std::uint16_t code, std::string_view reason);
@@ -110,6 +111,7 @@ class connection final : public io_handle, public WebSocket {
   bool pinged_ : 1 = false;      // idle ping sent, waiting for any traffic
   bool shut_ : 1 = false;        // SHUT_WR done while draining
   bool extras_ : 1 = false;      // user_ points at a connection_extras
+  bool piecing_ : 1 = false;     // send_piece: a fragmented message is open
   std::uint8_t protocol_ = 0;    // server: 1 + index into the route's protocols
   // Payload size of the pong that ends out_, not yet started (0..125), or
   // no_pong: the next pong replaces it (see queue_pong).

@@ -83,7 +83,7 @@ bool connection::over_backpressure(send_status& status) {
 }
 
 send_status connection::send_message(opcode op, std::span<const std::uint8_t> payload) {
-  if (phase_ != phase::open) return send_status::dropped;
+  if (phase_ != phase::open || piecing_) return send_status::dropped;
   send_status status = blocked_ ? send_status::queued : send_status::sent;
   const std::size_t limit = b().max_backpressure;
   if (limit != 0 && queued() >= limit && over_backpressure(status)) return status;
@@ -179,8 +179,27 @@ long connection::uncork() {
   return n;
 }
 
+send_status connection::send_piece(opcode op, std::span<const std::uint8_t> payload, bool last) {
+  if (phase_ != phase::open || (!piecing_ && op != opcode::text && op != opcode::binary)) return send_status::dropped;
+  send_status status = blocked_ ? send_status::queued : send_status::sent;
+  const std::size_t limit = b().max_backpressure;
+  if (limit != 0 && queued() >= limit) {
+    // Only the close policy acts on a piece: dropping one would corrupt the message.
+    if (b().on_backpressure == backpressure_policy::close && over_backpressure(status)) return status;
+    status = blocked_ ? send_status::queued : send_status::sent;
+  }
+  const opcode frame_op = piecing_ ? opcode::continuation : op;
+  piecing_ = !last;
+  buffer& to = output();
+  mask_key key;
+  if (ep_->side == role::client) random_bytes(key.bytes, sizeof key.bytes);
+  write_frame(to, frame_op, payload, ep_->side == role::client ? &key : nullptr, last);
+  wrote(to);
+  return status;
+}
+
 send_status connection::send_encoded(opcode, std::span<const std::uint8_t> frame) {
-  if (phase_ != phase::open) return send_status::dropped;
+  if (phase_ != phase::open || piecing_) return send_status::dropped;
   send_status status;
   if (over_backpressure(status)) return status;
   buffer& to = output();
@@ -273,7 +292,10 @@ void connection::drop_queued_data() {
     std::size_t hs = decode_header(bytes.subspan(pos), h);
     if (hs == 0) break;
     std::size_t total = hs + h.payload_length;
-    if (is_control(static_cast<opcode>(h.op))) kept.append(bytes.subspan(pos, total));
+    // Whole data messages go; control frames and the frames of a message sent
+    // in pieces stay (dropping one of those would corrupt the message).
+    const auto op = static_cast<opcode>(h.op);
+    if (is_control(op) || !h.fin || op == opcode::continuation) kept.append(bytes.subspan(pos, total));
     pos += total;
   }
   out_ = std::move(kept);

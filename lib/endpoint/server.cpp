@@ -99,6 +99,7 @@ endpoint* server_loop::endpoint_for(std::size_t i) {
     ep->b = &route.behavior;
     ep->limits.max_message_size = route.behavior.max_message_size;
     ep->limits.max_fragments = route.behavior.max_fragments;
+  ep->limits.streaming = static_cast<bool>(route.behavior.on_piece);
     ep->path = route.path;
     ep->side = role::server;
     ep->server = this;

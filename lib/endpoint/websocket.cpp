@@ -26,6 +26,14 @@ send_status WebSocket::send(std::span<const std::uint8_t> data, zws::opcode op) 
   return self(this).send_message(op, data);
 }
 
+send_status WebSocket::send_piece(std::string_view data, bool last, zws::opcode op) {
+  return self(this).send_piece(op, {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()}, last);
+}
+
+send_status WebSocket::send_piece(std::span<const std::uint8_t> data, bool last, zws::opcode op) {
+  return self(this).send_piece(op, data, last);
+}
+
 send_status WebSocket::ping(std::string_view payload) { return self(this).send_control(zws::opcode::ping, payload); }
 send_status WebSocket::pong(std::string_view payload) { return self(this).send_control(zws::opcode::pong, payload); }
 void WebSocket::close(std::uint16_t code, std::string_view reason) { self(this).start_close(code, reason); }

@@ -9,10 +9,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
+#include <fstream>
+#include <functional>
 #include <chrono>
 #include <optional>
 #include <cstdint>
@@ -215,6 +219,55 @@ class raw_server {
 
  private:
   int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+// A zws server in a child process: `setup` adds its routes; the child serves
+// until killed. The parent reads the child's memory from /proc.
+class child_server {
+ public:
+  explicit child_server(std::function<void(zws::Server&)> setup) {
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(fds[0]);
+      zws::Server server;
+      setup(server);
+      int code = 1;
+      if (!server.listen("127.0.0.1", 0)) {
+        std::uint16_t port = server.port();
+        if (::write(fds[1], &port, sizeof port) == sizeof port) {
+          server.run();
+          code = 0;
+        }
+      }
+      ::_exit(code);
+    }
+    ::close(fds[1]);
+    if (::read(fds[0], &port_, sizeof port_) != static_cast<ssize_t>(sizeof port_)) port_ = 0;
+    ::close(fds[0]);
+  }
+  ~child_server() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::uint16_t port() const { return port_; }
+
+  // A field of /proc/<pid>/status in KiB (VmRSS, VmHWM).
+  std::size_t status_kib(const char* field) const {
+    std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    const std::string key = std::string(field) + ":";
+    while (std::getline(f, line))
+      if (line.starts_with(key)) return std::stoul(line.substr(key.size()));
+    return 0;
+  }
+
+ private:
+  pid_t pid_ = -1;
   std::uint16_t port_ = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <ostream>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "guarded.hpp"
@@ -103,6 +104,9 @@ std::vector<rec> feed(role r, const std::vector<std::span<const std::uint8_t>>& 
   zws::reader rd(r, limits);
   std::vector<rec> out;
   bytes pending;
+  // Streaming: pieces are joined into the message they make, and checked.
+  std::string joined;
+  bool joining = false;
   for (const auto& chunk : chunks) {
     pending.insert(pending.end(), chunk.begin(), chunk.end());
     guarded g(pending);
@@ -116,8 +120,18 @@ std::vector<rec> feed(role r, const std::vector<std::span<const std::uint8_t>>& 
         break;
       }
       EXPECT_LE(res.consumed, in.size());
-      out.push_back(record(res.ev));
       off += res.consumed;
+      if (res.ev.kind == event_kind::piece) {
+        EXPECT_TRUE(limits.streaming);
+        EXPECT_EQ(res.ev.first, !joining);
+        joined += res.ev.text();
+        joining = !res.ev.last;
+        if (res.ev.last) out.push_back({event_kind::message, res.ev.op, 0, error::none, std::exchange(joined, {})});
+        continue;
+      }
+      // Whether a frame's header alone is consumed depends on the chunking.
+      if (limits.streaming && res.ev.kind == event_kind::none) continue;
+      out.push_back(record(res.ev));
       if (ends(res.ev.kind)) {
         EXPECT_TRUE(rd.finished());
         // A finished reader keeps saying so.
@@ -353,7 +367,140 @@ TEST(Reader, ReassemblyMemoryIsReturnedAfterTheMessage) {
 
 TEST(Reader, StaysSmall) {
   // A reader lives in every connection.
-  EXPECT_LE(sizeof(zws::reader), 48u);
+  EXPECT_LE(sizeof(zws::reader), 40u);
+}
+
+// ---- text checked as it arrives ----------------------------------------------------
+
+TEST(Reader, TextSplitAnywhereInsideAFrameIsValidatedCorrectly) {
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "a\xF0\x9F\x98\x80" "b\xE2\x82\xAC\xC3\xBC";  // ASCII, 4-, 3- and 2-byte code points
+  EXPECT_EQ(run(role::server, cf(1, text)), (V{msg(opcode::text, text)}));
+  EXPECT_EQ(run(role::client, sf(1, text)), (V{msg(opcode::text, text)}));
+  EXPECT_EQ(run(role::server, cat({cf(1, text.substr(0, 101), false), cf(0, text.substr(101))})),
+            (V{none(), msg(opcode::text, text)}));
+}
+
+// Fail fast: the 10th byte of a 1 MiB text frame is invalid; the reader refuses
+// it as soon as that byte has arrived, long before the frame is whole.
+TEST(Reader, RefusesInvalidUtf8InAFrameStillArriving) {
+  std::string text(std::size_t{1} << 20, 't');
+  text[9] = '\xFF';
+  for (role r : {role::server, role::client}) {
+    const bytes wire = r == role::server ? cf(1, text) : sf(1, text);
+    zws::reader rd(r);
+    const std::ptrdiff_t hs = r == role::server ? 14 : 10;
+    bytes first(wire.begin(), wire.begin() + hs + 9);  // the header and 9 valid bytes
+    auto res = rd.next(first);
+    EXPECT_EQ(res.ev.kind, event_kind::need_more);
+    bytes more(wire.begin(), wire.begin() + hs + 1024);
+    res = rd.next(more);
+    EXPECT_EQ(res.ev.kind, event_kind::error);
+    EXPECT_EQ(res.ev.err, error::invalid_utf8);
+  }
+  // The same inside the continuation of a fragmented text message.
+  zws::reader rd(role::server);
+  bytes wire = cat({cf(1, "ok", false), cf(0, text)});
+  auto res = rd.next(wire);
+  ASSERT_EQ(res.ev.kind, event_kind::none);
+  bytes rest(wire.begin() + static_cast<std::ptrdiff_t>(res.consumed), wire.begin() + static_cast<std::ptrdiff_t>(res.consumed) + 14 + 100);
+  res = rd.next(rest);
+  EXPECT_EQ(res.ev.kind, event_kind::error);
+  EXPECT_EQ(res.ev.err, error::invalid_utf8);
+}
+
+// ---- streaming ---------------------------------------------------------------------
+
+zws::reader_limits streaming_limits(std::uint64_t max = zws::default_reader_limits.max_message_size) {
+  zws::reader_limits l;
+  l.streaming = true;
+  l.max_message_size = max;
+  return l;
+}
+
+V without_none(V v) {
+  std::erase_if(v, [](const rec& r) { return r.kind == event_kind::none; });
+  return v;
+}
+
+TEST(Reader, StreamingYieldsTheSameMessagesInPieces) {
+  const zws::reader_limits limits = streaming_limits();
+  const std::string smiley = "\xF0\x9F\x98\x80";
+  const std::vector<bytes> inputs = {
+      cat({cf(1, "hello"), cf(2, std::string(300, 'z')), cf(1, "")}),
+      cat({cf(1, "Hel", false), cf(0, "lo, ", false), cf(0, "world")}),
+      cat({cf(1, "frag", false), cf(9, "p1"), cf(0, "", false), cf(10, "p2"), cf(0, "ment"), cf(8, close_body(1000))}),
+      cat({cf(1, "a" + smiley.substr(0, 2), false), cf(0, smiley.substr(2) + "b")}),
+      cat({cf(2, std::string(70000, 'q')), cf(1, "after")}),
+  };
+  for (const bytes& in : inputs) EXPECT_EQ(run(role::server, in, limits), without_none(run(role::server, in)));
+  const bytes client_side = cat({sf(2, "ab", false), sf(9, "p"), sf(0, "cd"), sf(1, smiley)});
+  EXPECT_EQ(run(role::client, client_side, limits), without_none(run(role::client, client_side)));
+}
+
+TEST(Reader, StreamingHoldsNoMessageWhateverItsSize) {
+  const zws::reader_limits limits = streaming_limits();
+  std::string payload(std::size_t{1} << 20, '\0');
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 7);
+  const bytes wire = cf(2, payload);
+  zws::reader rd(role::server, limits);
+  std::string got;
+  std::size_t off = 0, pieces = 0;
+  bytes pending;
+  for (std::size_t at = 0; at < wire.size(); at += 4096) {
+    pending.insert(pending.end(), wire.begin() + static_cast<std::ptrdiff_t>(at),
+                   wire.begin() + static_cast<std::ptrdiff_t>(std::min(at + 4096, wire.size())));
+    for (;;) {
+      auto res = rd.next(std::span(pending).subspan(off));
+      if (res.ev.kind == event_kind::need_more) break;
+      off += res.consumed;
+      if (res.ev.kind != event_kind::piece) continue;
+      EXPECT_LE(res.ev.data.size(), 4096u);
+      EXPECT_LE(rd.memory_held(), 128u);
+      got += res.ev.text();
+      ++pieces;
+    }
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(off));
+    off = 0;
+  }
+  EXPECT_EQ(got, payload);
+  EXPECT_GE(pieces, 256u);
+  EXPECT_EQ(rd.memory_held(), 0u);
+}
+
+TEST(Reader, StreamingLimitCountsTheWholeMessage) {
+  const zws::reader_limits limits = streaming_limits(1000);
+  // The second fragment's header takes the message past the limit: refused
+  // before any of its payload, after the first fragment was delivered.
+  zws::reader rd(role::server, limits);
+  bytes wire = cat({cf(2, std::string(600, 'a'), false), cf(0, std::string(600, 'b'))});
+  auto res = rd.next(wire);
+  ASSERT_EQ(res.ev.kind, event_kind::piece);
+  EXPECT_EQ(res.ev.data.size(), 600u);
+  EXPECT_TRUE(res.ev.first);
+  EXPECT_FALSE(res.ev.last);
+  res = rd.next(std::span(wire).subspan(res.consumed));
+  EXPECT_EQ(res.ev.kind, event_kind::error);
+  EXPECT_EQ(res.ev.err, error::message_too_big);
+  // Past 4 GiB: nothing is buffered, so the limit may be that large.
+  zws::reader big(role::server, streaming_limits(std::uint64_t{8} << 30));
+  zws::frame_header h;
+  h.op = 2;
+  h.masked = true;
+  h.payload_length = std::uint64_t{5} << 30;
+  std::uint8_t head[zws::max_frame_header];
+  bytes frame(head, head + zws::encode_header(h, head));
+  frame.resize(frame.size() + 100, 0);
+  res = big.next(frame);
+  EXPECT_EQ(res.ev.kind, event_kind::piece);
+  EXPECT_EQ(res.ev.data.size(), 100u);
+}
+
+TEST(Reader, StreamingRefusesInvalidUtf8InTheFirstBadPiece) {
+  const zws::reader_limits limits = streaming_limits();
+  EXPECT_EQ(run(role::server, cat({cf(1, "fine", false), cf(0, "bad \xC0\x80 text")}), limits),
+            (V{err(error::invalid_utf8)}));
+  EXPECT_EQ(run(role::server, cf(1, "open \xE2\x82"), limits), (V{err(error::invalid_utf8)}));
 }
 
 // ---- every rule, one test each ---------------------------------------------------

@@ -58,6 +58,7 @@ inline std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i6
         continue;
       }
       case zws::event_kind::pong:
+      case zws::event_kind::piece:  // the loader's reader does not stream
         continue;
       case zws::event_kind::close:
         fail(c, &counters::closed);
