@@ -197,7 +197,7 @@ tidy:
 # Headers, the archive of this build (with the parts it was built with), zws.pc and a
 # CMake package (find_package(zws) -> zws::zws), whose flags name the parts' libraries.
 PC_LIBS    := -L$${libdir} -lzws -pthread $(PART_LIBS)
-CMAKE_LIBS := Threads::Threads $(patsubst -l%,%,$(PART_LIBS))
+CMAKE_LIBS := $(subst $(space),;,$(strip Threads::Threads $(patsubst -l%,%,$(PART_LIBS))))
 install: $(LIB)
 	install -d $(DESTDIR)$(PREFIX)/include/zws $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/cmake/zws
 	install -m 644 include/zws/*.hpp $(DESTDIR)$(PREFIX)/include/zws/
