@@ -2,7 +2,9 @@
 // whole and in chunks derived from the input (the connection's way: keep what
 // was not consumed, append the next chunk, call next() until it needs more).
 // Both ways must yield the same events; every view must lie in the bytes given
-// or in the reader's own buffer; nothing may crash or read out of bounds.
+// or in the reader's own buffer; nothing may crash or read out of bounds. In
+// streaming mode the pieces, joined, must make the same messages as the default
+// mode yields whole, whatever the chunking.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +12,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "zws/reader.hpp"
@@ -39,7 +42,8 @@ bool inside(std::span<const std::uint8_t> inner, std::span<const std::uint8_t> o
 // Calls next() until it needs more or the reader is finished. `in` is exactly
 // the unconsumed bytes, heap-allocated to their size so ASan catches over-reads.
 // Returns the number of bytes consumed; false in `more` once finished.
-std::size_t drain(zws::reader& rd, std::span<std::uint8_t> in, std::vector<rec>& out, bool& more) {
+std::size_t drain(zws::reader& rd, std::span<std::uint8_t> in, std::vector<rec>& out, bool& more,
+                  std::string& joined, bool streaming) {
   std::size_t off = 0;
   for (;;) {
     const auto rest = in.subspan(off);
@@ -51,6 +55,20 @@ std::size_t drain(zws::reader& rd, std::span<std::uint8_t> in, std::vector<rec>&
       check(r.consumed == 0);
       check(e.need == 0 || e.need > rest.size());
       return off;
+    }
+    if (e.kind == zws::event_kind::piece) {
+      // Pieces are views of the input, joined into the message they make.
+      check(inside(e.data, rest.first(r.consumed)));
+      check(e.first == joined.empty() || !e.first);
+      joined += e.text();
+      off += r.consumed;
+      if (e.last) out.push_back({zws::event_kind::message, e.op, 0, zws::error::none, std::exchange(joined, {})});
+      continue;
+    }
+    // Streaming: whether a header alone is consumed depends on the chunking.
+    if (e.kind == zws::event_kind::none && streaming) {
+      off += r.consumed;
+      continue;
     }
     // A view points into the input, or (a reassembled message) into the reader.
     if (e.kind == zws::event_kind::message && was_open) {
@@ -76,6 +94,7 @@ std::vector<rec> feed(zws::role role, const zws::reader_limits& limits, const st
                       const std::vector<std::size_t>& chunks) {
   zws::reader rd(role, limits);
   std::vector<rec> out;
+  std::string joined;
   std::vector<std::uint8_t> pending;
   std::size_t pos = 0;
   bool more = true;
@@ -85,7 +104,7 @@ std::vector<rec> feed(zws::role role, const zws::reader_limits& limits, const st
     // An exact-size copy: one byte past its end is outside the allocation.
     std::unique_ptr<std::uint8_t[]> exact(new std::uint8_t[pending.size()]);
     if (!pending.empty()) std::memcpy(exact.get(), pending.data(), pending.size());
-    const std::size_t used = drain(rd, {exact.get(), pending.size()}, out, more);
+    const std::size_t used = drain(rd, {exact.get(), pending.size()}, out, more, joined, limits.streaming);
     if (!more) break;
     pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(used));
   }
@@ -115,9 +134,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   tight.max_fragments = 4;
   for (const zws::reader_limits* limits : {&zws::default_reader_limits, static_cast<const zws::reader_limits*>(&tight)}) {
     for (zws::role role : {zws::role::server, zws::role::client}) {
-      const auto a = feed(role, *limits, data, whole);
+      auto a = feed(role, *limits, data, whole);
       const auto b = feed(role, *limits, data, chunks);
       check(a == b);
+      zws::reader_limits streaming = *limits;
+      streaming.streaming = true;
+      std::erase_if(a, [](const rec& x) { return x.kind == zws::event_kind::none; });
+      check(feed(role, streaming, data, whole) == a);
+      check(feed(role, streaming, data, chunks) == a);
     }
   }
   return 0;
