@@ -1,10 +1,11 @@
 // lib/io/tls.tls.cpp — TLS sessions over OpenSSL 3, driven without a socket.
 //
-// Each session has one BIO, used for both directions, whose data pointer is set
-// to an `io_slot` on the caller's stack for the duration of one call: reads take
-// from the caller's ciphertext (no copy of our own; OpenSSL copies one record at
-// a time into its record buffer), writes append to the caller's `wire`. Outside
-// a call the BIO points at nothing, so a session holds no bytes between calls.
+// A session reads and writes through its thread's BIO, used for both directions,
+// whose data pointer is set to an `io_slot` on the caller's stack for the
+// duration of one call: reads take from the caller's ciphertext (no copy of our
+// own; OpenSSL copies one record at a time into its record buffer), writes
+// append to the caller's `wire`. Outside a call the BIO points at nothing, so a
+// session holds no bytes between calls.
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -86,19 +87,47 @@ const BIO_METHOD* bio_method() {
   return method;
 }
 
-// Points the session's BIO at one call's bytes, and away from them afterwards.
-class attach {
+// One BIO per thread, shared by every session driven on that thread (all of a
+// loop's sessions are), as uSockets shares one per loop: a BIO with its lock
+// costs about 200 bytes, and a session needs it only during a call. A session
+// moved to another thread switches to that thread's BIO at its next call.
+class thread_bio {
  public:
-  attach(SSL* ssl, io_slot& slot) noexcept : bio_(SSL_get_rbio(ssl)) {
-    BIO_set_data(bio_, &slot);
-    ERR_clear_error();
-  }
-  ~attach() { BIO_set_data(bio_, nullptr); }
-  attach(const attach&) = delete;
-  attach& operator=(const attach&) = delete;
+  thread_bio() noexcept : bio_(bio_method() != nullptr ? BIO_new(bio_method()) : nullptr) {}
+  ~thread_bio() { BIO_free(bio_); }
+  thread_bio(const thread_bio&) = delete;
+  thread_bio& operator=(const thread_bio&) = delete;
+  BIO* get() const noexcept { return bio_; }
 
  private:
   BIO* bio_;
+};
+
+// Points this thread's BIO at one call's bytes (and `ssl` at the BIO), and
+// away from them afterwards. Clears the thread's error queue first.
+class attach {
+ public:
+  attach(SSL* ssl, io_slot& slot) noexcept {
+    ERR_clear_error();
+    thread_local thread_bio shared;
+    BIO* b = shared.get();
+    if (b == nullptr) return;
+    if (SSL_get_rbio(ssl) != b) {
+      BIO_up_ref(b);
+      SSL_set_bio(ssl, b, b);  // one reference, taken by the SSL (the old BIO's is dropped)
+    }
+    bio_ = b;
+    BIO_set_data(bio_, &slot);
+  }
+  ~attach() {
+    if (bio_ != nullptr) BIO_set_data(bio_, nullptr);
+  }
+  attach(const attach&) = delete;
+  attach& operator=(const attach&) = delete;
+  bool ok() const noexcept { return bio_ != nullptr; }
+
+ private:
+  BIO* bio_ = nullptr;
 };
 
 bool is_ip_literal(const std::string& host) noexcept {
@@ -106,20 +135,7 @@ bool is_ip_literal(const std::string& host) noexcept {
   return inet_pton(AF_INET, host.c_str(), addr) == 1 || inet_pton(AF_INET6, host.c_str(), addr) == 1;
 }
 
-// A new SSL with its BIO, or null (the error queue says why).
-SSL* new_ssl(SSL_CTX* ctx) {
-  const BIO_METHOD* m = bio_method();
-  if (ctx == nullptr || m == nullptr) return nullptr;
-  SSL* ssl = SSL_new(ctx);
-  if (ssl == nullptr) return nullptr;
-  BIO* bio = BIO_new(m);
-  if (bio == nullptr) {
-    SSL_free(ssl);
-    return nullptr;
-  }
-  SSL_set_bio(ssl, bio, bio);  // one reference, taken by the SSL
-  return ssl;
-}
+SSL* new_ssl(SSL_CTX* ctx) { return ctx != nullptr ? SSL_new(ctx) : nullptr; }
 
 }  // namespace
 
@@ -251,6 +267,10 @@ receive_result session::receive(std::span<const std::uint8_t> in, std::span<std:
   }
   io_slot slot{in.data(), in.size(), 0, &wire, false};
   attach guard(ssl_, slot);
+  if (!guard.ok()) {
+    r.state = fail("TLS: out of memory");
+    return r;
+  }
   if (!handshake_done()) {
     const int rc = SSL_do_handshake(ssl_);
     if (rc != 1) {
@@ -293,6 +313,10 @@ send_result session::send(std::span<const std::uint8_t> plain, buffer& wire) {
   }
   io_slot slot{nullptr, 0, 0, &wire, false};
   attach guard(ssl_, slot);
+  if (!guard.ok()) {
+    r.state = fail("TLS: out of memory");
+    return r;
+  }
   while (r.consumed < plain.size()) {
     std::size_t n = 0;
     const int rc = SSL_write_ex(ssl_, plain.data() + r.consumed, plain.size() - r.consumed, &n);
@@ -311,6 +335,7 @@ status session::shutdown(buffer& wire) {
   if (!handshake_done() || (state_ & sent_close_bit)) return peer_closed() ? status::closed : status::done;
   io_slot slot{nullptr, 0, 0, &wire, false};
   attach guard(ssl_, slot);
+  if (!guard.ok()) return fail("TLS: out of memory");
   const int rc = SSL_shutdown(ssl_);
   if (rc < 0) {
     // With a BIO that takes every byte, only running out of memory stops it.

@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <random>
+#include <thread>
 
 #include "tls_pair.hpp"
 
@@ -351,6 +352,23 @@ TEST(TlsSession, ErrorQueueTrap) {
   EXPECT_EQ(p.s.got, "still fine");
   EXPECT_EQ(p.s.last, status::need_input);
   ERR_clear_error();
+}
+
+// Sessions share their thread's BIO; one driven on another thread switches to
+// that thread's, and outlives it.
+TEST(TlsSession, DrivenFromAnotherThread) {
+  pair p(shared().server, shared().client);
+  p.handshake();
+  ASSERT_TRUE(p.established());
+  std::thread t([&] {
+    pair::send(p.c, "from a second thread");
+    p.pump();
+  });
+  t.join();
+  EXPECT_EQ(p.s.got, "from a second thread");
+  pair::send(p.s, "and back on the first");
+  p.pump();
+  EXPECT_EQ(p.c.got, "and back on the first");
 }
 
 TEST(TlsSession, EmptyAndMovedSessions) {
