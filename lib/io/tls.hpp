@@ -7,24 +7,29 @@
 // A session is sans-socket, like the protocol layer: it is given the ciphertext
 // the socket produced and gives back plaintext, and it is given plaintext and
 // appends the ciphertext to send to a caller's buffer. It keeps no buffer of its
-// own between calls: OpenSSL reads the caller's bytes through a BIO pointed at
-// them for the duration of one call, writes into the caller's `wire` buffer, and
-// releases its record buffers when they are empty (SSL_MODE_RELEASE_BUFFERS).
-// Because output is appended to a growable buffer, OpenSSL never sees a write
-// that cannot proceed: WANT_WRITE does not exist here, the caller's own queue
-// and EPOLLOUT handle a full socket exactly as they do for plain bytes.
+// own between calls: OpenSSL reads the caller's bytes through its thread's BIO
+// (one per thread, shared by the thread's sessions), pointed at them for the
+// duration of one call, writes into the caller's `wire` buffer, and releases
+// its record buffers when they are empty (SSL_MODE_RELEASE_BUFFERS). Because
+// output is appended to a growable buffer, OpenSSL never sees a write that
+// cannot proceed: WANT_WRITE does not exist here (nor for SSL_shutdown), the
+// caller's own queue and EPOLLOUT handle a full socket exactly as they do for
+// plain bytes. WANT_READ is status::need_input, also from send() before the
+// handshake is done.
 //
 // How a connection drives a session:
 //   read:  recv() ciphertext into the loop's shared receive buffer at offset
 //          in_place_headroom; then receive(those bytes, the buffer from its
-//          start, wire) decrypts in place (plaintext overwrites ciphertext already
-//          consumed, never bytes still to be read), and the plaintext is handled
-//          like plain input. `wire` collects what OpenSSL
-//          answers while reading (handshake flights, TLS 1.3 KeyUpdate answers,
-//          alerts): send it like corked output, right after the input.
+//          start, wire) decrypts in place (plaintext overwrites ciphertext
+//          already consumed, never bytes still to be read), and the plaintext is
+//          handled like plain input. `wire` collects what OpenSSL answers while
+//          reading (handshake flights, alerts): send it like corked output,
+//          right after the input. A client calls start(wire) once TCP is up.
 //   flush: send(cork_bytes, wire) — one call per flush, records of up to 16 KiB
 //          — then one send() of wire; what the kernel refuses is queued as
-//          ciphertext and goes on EPOLLOUT.
+//          ciphertext and goes on EPOLLOUT. Before handshake_done() send()
+//          takes nothing: keep the plaintext corked until receive() finishes
+//          the handshake.
 //   close: shutdown(wire) appends close_notify; send it, then FIN. receive()
 //          reports the peer's close_notify as status::closed.
 // Every call clears OpenSSL's per-thread error queue first and after a failure,

@@ -214,6 +214,30 @@ TEST(TlsSession, TicketResumesASession) {
   EXPECT_EQ(SSL_session_reused(second.c.s.native()), 1);
 }
 
+// uWS PR #775: SSL_free without a shutdown evicts the session from the server's
+// cache. A session dropped without close_notify, but without an error either,
+// stays resumable (RFC 5246 §7.2.1): TLS 1.2 session ids, no tickets.
+TEST(TlsSession, DroppedWithoutCloseNotifyStaysResumable) {
+  server_context sc(server_options());
+  client_context cc(client_options());
+  SSL_CTX_set_max_proto_version(cc.native(), TLS1_2_VERSION);
+  SSL_CTX_set_options(cc.native(), SSL_OP_NO_TICKET);
+  SSL_SESSION* saved = nullptr;
+  {
+    pair first(sc, cc);
+    first.handshake();
+    ASSERT_TRUE(first.established());
+    saved = SSL_get1_session(first.c.s.native());
+  }
+  ASSERT_NE(saved, nullptr);
+  pair second(sc, cc);
+  ASSERT_EQ(SSL_set_session(second.c.s.native(), saved), 1);
+  SSL_SESSION_free(saved);
+  second.handshake();
+  ASSERT_TRUE(second.established());
+  EXPECT_EQ(SSL_session_reused(second.s.s.native()), 1);
+}
+
 TEST(TlsSession, CloseNotifyFromTheClient) {
   pair p(shared().server, shared().client);
   p.handshake();
