@@ -139,7 +139,8 @@ std::uint32_t topic_registry::make_topic(std::string_view name) {
   } else {
     t = static_cast<std::uint32_t>(topics_.size());
     topics_.emplace_back();
-    free_.reserve(topics_.size());  // so free_topic never allocates
+    // So that free_topic never allocates; doubling keeps this amortized O(1).
+    if (free_.capacity() < topics_.size()) free_.reserve(2 * topics_.size());
   }
   topics_[t].name = name;
   by_name_.emplace(std::string_view(topics_[t].name), t);

@@ -383,18 +383,23 @@ TEST(TopicsScale, HundredThousandTopicsAndAMillionSubscriptions) {
     ASSERT_EQ(r.subscription_count(), std::size_t{connections} * (per_connection - 1) + topics);
 
     // The subscriptions after the first of each topic cost only subscription
-    // memory; what the first pass cost beyond that is the topics'.
+    // memory; what the first pass cost beyond that is the topics'. (Under ASan
+    // malloc is replaced and mallinfo2 sees nothing: then only time is shown.)
+    const bool measured = heap2 > heap0;
     const double per_sub = double(heap2 - heap1) / double(r.subscription_count() - topics);
     const double per_topic = double(heap1 - heap0) / topics - per_sub;
-    std::printf("[ topics  ] %u topics, %zu subscriptions (%u connections): %.1f bytes per subscription, "
-                "%.1f bytes per topic (names of %zu..%zu bytes), %.1f MB in all\n",
-                topics, r.subscription_count(), connections, per_sub, per_topic, names.front().size(),
-                names.back().size(), double(heap2 - heap0) / 1e6);
+    if (measured)
+      std::printf("[ topics  ] %u topics, %zu subscriptions (%u connections): %.1f bytes per subscription, "
+                  "%.1f bytes per topic (names of %zu..%zu bytes), %.1f MB in all\n",
+                  topics, r.subscription_count(), connections, per_sub, per_topic, names.front().size(),
+                  names.back().size(), double(heap2 - heap0) / 1e6);
     std::size_t visited = 0;
     for (std::uint32_t t = 0; t < topics; ++t) visited += r.for_each_subscriber(names[t], [](subscriber_id) {});
     EXPECT_EQ(visited, r.subscription_count());
-    EXPECT_LT(per_sub, 64.0);  // index 16 B at load 3/8..3/4, two 4-byte array entries, vector slack
-    EXPECT_LT(per_topic, 256.0);
+    if (measured) {
+      EXPECT_LT(per_sub, 64.0);  // index 16 B at load 3/8..3/4, two 4-byte array entries, vector slack
+      EXPECT_LT(per_topic, 256.0);
+    }
 
     const auto t2 = std::chrono::steady_clock::now();
     for (std::uint32_t c = 0; c <= connections; ++c) r.unsubscribe_all(c);
