@@ -28,6 +28,8 @@ struct node {
 
 // What a node costs us beyond its string bytes, for the max_reply budget.
 constexpr std::size_t node_cost = sizeof(node);
+// An array's element slot (a node pointer).
+constexpr std::size_t slot_cost = sizeof(void*);
 // Nodes and string capacity kept between replies.
 constexpr std::size_t keep_nodes = 64;
 constexpr std::size_t keep_string = std::size_t{64} << 10;
@@ -95,7 +97,7 @@ void* create_string(const redisReadTask* task, char* s, std::size_t len) {
 
 void* create_array(const redisReadTask* task, int elements) {
   const auto count = static_cast<std::size_t>(elements);
-  node* n = owner(task)->make(task, REDIS_REPLY_ARRAY, count * sizeof(node*));
+  node* n = owner(task)->make(task, REDIS_REPLY_ARRAY, count * slot_cost);
   if (n != nullptr) n->elements.assign(count, nullptr);
   return n;
 }

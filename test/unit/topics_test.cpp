@@ -329,6 +329,7 @@ TEST(TopicCensus, LoopsOnThreadsAgreeWhenStill) {
   constexpr subscriber_id per_loop = 20000;
   std::barrier sync(loops + 1);
   std::vector<std::thread> threads;
+  threads.reserve(loops);
   for (int l = 0; l < loops; ++l)
     threads.emplace_back([&census, &sync] {
       topic_registry r(&census);
