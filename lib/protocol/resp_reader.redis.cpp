@@ -95,7 +95,9 @@ void* create_string(const redisReadTask* task, char* s, std::size_t len) {
   return n;
 }
 
-void* create_array(const redisReadTask* task, int elements) {
+// hiredis 0.14 (Debian 12) passes the count as int, 1.x as size_t.
+template <class Count>
+void* create_array(const redisReadTask* task, Count elements) {
   const auto count = static_cast<std::size_t>(elements);
   node* n = owner(task)->make(task, REDIS_REPLY_ARRAY, count * slot_cost);
   if (n != nullptr) n->elements.assign(count, nullptr);
@@ -114,7 +116,15 @@ void* create_nil(const redisReadTask* task) { return owner(task)->make(task, RED
 // Nodes belong to the pool: hiredis dropping a reply (on an error) frees nothing.
 void free_object(void*) {}
 
-redisReplyObjectFunctions functions = {create_string, create_array, create_integer, create_nil, free_object};
+// Named members, so a hiredis whose table has more members (1.x adds RESP3's
+// doubles and booleans, which a RESP2 connection never receives) still builds.
+redisReplyObjectFunctions functions = {
+    .createString = create_string,
+    .createArray = create_array,
+    .createInteger = create_integer,
+    .createNil = create_nil,
+    .freeObject = free_object,
+};
 
 bool is_string(const node* n) {
   return n != nullptr && (n->type == REDIS_REPLY_STRING || n->type == REDIS_REPLY_STATUS);
