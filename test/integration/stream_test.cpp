@@ -34,6 +34,19 @@ std::string masked(std::string plain, std::uint64_t at) {
   return plain;
 }
 
+// Sends `payload` 1 KiB at a time until a frame comes back (or all is sent);
+// returns that frame and how many bytes had gone out.
+std::pair<std::optional<raw_peer::frame>, std::size_t> trickle_until_close(raw_peer& peer, std::string_view payload) {
+  std::size_t sent = 0;
+  std::optional<raw_peer::frame> answer;
+  while (sent < payload.size() && !answer) {
+    if (!peer.write(payload.substr(sent, 1024))) break;
+    sent += 1024;
+    answer = peer.read_frame(20ms);
+  }
+  return {answer, sent};
+}
+
 // A route that streams: counts bytes and checks the pieces' flags; answers
 // "<bytes> <pieces>" when a message ends.
 zws::Behavior counting_route(std::size_t max_message = std::size_t{1} << 30) {
@@ -186,13 +199,7 @@ TEST(Stream, InvalidUtf8ClosesAtOnceWhileAServerReceivesTheFrame) {
   text[9] = '\xFF';
   const std::string payload = masked(text, 0);
   ASSERT_TRUE(peer.write(client_header(zws::opcode::text, text.size())));
-  std::size_t sent = 0;
-  std::optional<raw_peer::frame> close;
-  while (sent < payload.size() && !close) {
-    ASSERT_TRUE(peer.write(std::string_view(payload).substr(sent, 1024)));
-    sent += 1024;
-    close = peer.read_frame(20ms);
-  }
+  const auto [close, sent] = trickle_until_close(peer, payload);
   ASSERT_TRUE(close);
   EXPECT_EQ(close->op, zws::opcode::close);
   EXPECT_EQ(close_code_of_payload(close->payload), 1007);
@@ -225,13 +232,7 @@ TEST(Stream, InvalidUtf8ClosesAtOnceWhileAClientReceivesTheFrame) {
   h.payload_length = text.size();
   std::uint8_t head[zws::max_frame_header];
   ASSERT_TRUE(peer.write(std::string(reinterpret_cast<char*>(head), zws::encode_header(h, head))));
-  std::size_t sent = 0;
-  std::optional<raw_peer::frame> close;
-  while (sent < text.size() && !close) {
-    ASSERT_TRUE(peer.write(std::string_view(text).substr(sent, 1024)));
-    sent += 1024;
-    close = peer.read_frame(20ms);
-  }
+  const auto [close, sent] = trickle_until_close(peer, text);
   ASSERT_TRUE(close);
   EXPECT_EQ(close->op, zws::opcode::close);
   std::printf("client: 1007 after %zu KiB of the frame\n", sent / 1024);
