@@ -95,6 +95,7 @@ struct inflater::impl {
   utf8_validator utf8;
   bool initialised = false;
   bool stream_ended = false;  // the peer ended its deflate stream (BFINAL) in this message
+  bool fed = false;           // this message brought compressed bytes
 };
 
 inflater::inflater(const inflater_config& c) noexcept : cfg_(c) {}
@@ -137,7 +138,10 @@ void inflater::begin(std::uint64_t max_size, bool text) noexcept {
   produced_ = 0;
   text_ = text;
   open_ = true;
-  if (impl_ != nullptr) impl_->utf8.reset();
+  if (impl_ != nullptr) {
+    impl_->utf8.reset();
+    impl_->fed = false;
+  }
 }
 
 error inflater::write(std::span<const std::uint8_t> in, buffer& out) noexcept {
@@ -153,6 +157,7 @@ error inflater::write(std::span<const std::uint8_t> in, buffer& out) noexcept {
     if (inflateInit2(&z, -std::clamp<int>(cfg_.window_bits, 8, 15)) != Z_OK) return fail(error::deflate_memory);
     im.initialised = true;
   }
+  im.fed = im.fed || !in.empty();
   if (im.stream_ended) {
     // After a final block only the tail finish() appends may follow.
     return in.empty() ? error::none : fail(error::bad_compressed_data);
@@ -191,13 +196,16 @@ error inflater::write(std::span<const std::uint8_t> in, buffer& out) noexcept {
 
 error inflater::finish(buffer& out) noexcept {
   if (err_ != error::none) return err_;
-  // The tail completes the last block; after a final block (BFINAL) there is nothing to complete.
-  if (impl_ == nullptr || !impl_->stream_ended) {
+  // The tail completes the last block; after a final block (BFINAL) there is nothing to
+  // complete, and a message with no payload at all (what zlib gives a sender for an empty
+  // message after a flush) is an empty message, not half a stored block.
+  if (impl_ != nullptr && impl_->fed && !impl_->stream_ended) {
     const error e = write({sync_tail, sizeof sync_tail}, out);
     if (e != error::none) return e;
   }
-  impl& im = *impl_;
   open_ = false;
+  if (impl_ == nullptr) return error::none;
+  impl& im = *impl_;
   if (text_ && !im.utf8.finish()) return fail(error::invalid_utf8);
   if (cfg_.no_context_takeover) {
     if (cfg_.release_when_idle) {
@@ -259,6 +267,13 @@ deflater& deflater::operator=(deflater&& other) noexcept {
 
 error deflater::compress(std::span<const std::uint8_t> in, buffer& out) noexcept {
   if (err_ != error::none) return err_;
+  if (in.empty()) {
+    // An empty stored block without its tail (RFC 7692 §7.2.3.6), right in any context:
+    // after a sync flush the stream is at a byte boundary, and zlib itself would emit
+    // nothing at all for no input after a flush.
+    out.append("\0", 1);
+    return error::none;
+  }
   if (impl_ == nullptr) {
     impl_ = make_impl<impl>(cfg_.budget);
     if (impl_ == nullptr) return err_ = error::deflate_memory;
