@@ -44,8 +44,9 @@ class zlib_budget {
   std::size_t peak_ = 0;
 };
 
-// Upper bounds of zlib's heap for one stream while it holds state, measured on zlib 1.2.13
-// (x86-64), for the budget check at negotiation time.
+// Upper bounds of what one stream holds (memory_held) while it has zlib state, measured
+// on zlib 1.2.13 (x86-64), for the budget check at negotiation time. Window 15, mem level
+// 8: an inflater 40,096 bytes, a deflater 268,312.
 std::size_t inflater_state_bytes(int window_bits) noexcept;
 std::size_t deflater_state_bytes(int window_bits, int mem_level) noexcept;
 

@@ -16,7 +16,7 @@ std::size_t inflater_state_bytes(int) noexcept { return 0; }
 std::size_t deflater_state_bytes(int, int) noexcept { return 0; }
 
 inflater::inflater(const inflater_config& c) noexcept : cfg_(c), err_(error::deflate_unavailable) {}
-inflater::~inflater() = default;
+inflater::~inflater() {}  // NOLINT(modernize-use-equals-default): one declaration for both builds
 inflater::inflater(inflater&& other) noexcept : cfg_(other.cfg_), err_(other.err_) {}
 inflater& inflater::operator=(inflater&& other) noexcept {
   cfg_ = other.cfg_;
@@ -30,7 +30,7 @@ std::size_t inflater::memory_held() const noexcept { return 0; }
 void inflater::release() noexcept {}
 
 deflater::deflater(const deflater_config& c) noexcept : cfg_(c), err_(error::deflate_unavailable) {}
-deflater::~deflater() = default;
+deflater::~deflater() {}  // NOLINT(modernize-use-equals-default): one declaration for both builds
 deflater::deflater(deflater&& other) noexcept : cfg_(other.cfg_), err_(other.err_) {}
 deflater& deflater::operator=(deflater&& other) noexcept {
   cfg_ = other.cfg_;
