@@ -410,3 +410,21 @@ TEST(DeflateOffer, EveryServerAnswerPassesTheClientsCheck) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DeflateOffer, NewErrorValuesHaveReasonsAndCodes) {
+  for (error e : {error::bad_extension_params, error::bad_compressed_data, error::deflate_memory,
+                  error::deflate_unavailable}) {
+    EXPECT_FALSE(zws::describe(e).empty());
+    EXPECT_NE(zws::describe(e), "unknown error");
+    EXPECT_LE(zws::describe(e).size(), 123u);
+    EXPECT_EQ(zws::http_status_of(e), 0);
+  }
+  EXPECT_EQ(zws::close_code_of(error::bad_extension_params), 0) << "a client handshake failure";
+  EXPECT_EQ(zws::close_code_of(error::bad_compressed_data), 1007);
+  EXPECT_EQ(zws::close_code_of(error::deflate_memory), 1011);
+  EXPECT_EQ(zws::close_code_of(error::deflate_unavailable), 1011);
+}
+
+}  // namespace
