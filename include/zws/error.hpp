@@ -72,6 +72,12 @@ enum class error : std::uint8_t {
   bad_accept,              // Sec-WebSocket-Accept does not match our key
   bad_subprotocol,         // server chose a subprotocol we did not offer
   bad_extension,           // server chose an extension we did not offer
+
+  // permessage-deflate, RFC 7692 (close code in parentheses; 0: the client's handshake fails).
+  bad_extension_params,    // server's permessage-deflate answer is malformed or not what we offered (0)
+  bad_compressed_data,     // a compressed message does not inflate (1007)
+  deflate_memory,          // zlib memory over the loop's cap (1011)
+  deflate_unavailable,     // built without permessage-deflate (1011)
 };
 
 // A short human-readable reason; never empty for a value other than none.

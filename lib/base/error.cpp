@@ -41,6 +41,10 @@ std::string_view describe(error e) noexcept {
     case error::bad_accept: return "Sec-WebSocket-Accept mismatch";
     case error::bad_subprotocol: return "server chose a subprotocol not offered";
     case error::bad_extension: return "server chose an extension not offered";
+    case error::bad_extension_params: return "server's permessage-deflate parameters are malformed or not offered";
+    case error::bad_compressed_data: return "compressed message does not inflate";
+    case error::deflate_memory: return "compression memory limit reached";
+    case error::deflate_unavailable: return "zws was built without permessage-deflate (make DEFLATE=1)";
   }
   return "unknown error";
 }
@@ -58,12 +62,15 @@ std::uint16_t close_code_of(error e) noexcept {
     case error::expected_continuation:
     case error::close_payload_one_byte:
     case error::invalid_close_code: return close_code::protocol_error;
-    case error::invalid_utf8: return close_code::invalid_payload;
+    case error::invalid_utf8:
+    case error::bad_compressed_data: return close_code::invalid_payload;
     case error::message_too_big:
     case error::too_many_fragments: return close_code::message_too_big;
     case error::backpressure_exceeded: return close_code::policy_violation;
     case error::idle_timeout: return close_code::going_away;
     case error::close_timeout: return close_code::abnormal;
+    case error::deflate_memory:
+    case error::deflate_unavailable: return close_code::internal_error;
     default: return 0;
   }
 }
