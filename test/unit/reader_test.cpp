@@ -483,7 +483,8 @@ TEST(Reader, StreamingLimitCountsTheWholeMessage) {
   EXPECT_EQ(res.ev.kind, event_kind::error);
   EXPECT_EQ(res.ev.err, error::message_too_big);
   // Past 4 GiB: nothing is buffered, so the limit may be that large.
-  zws::reader big(role::server, streaming_limits(std::uint64_t{8} << 30));
+  const zws::reader_limits huge = streaming_limits(std::uint64_t{8} << 30);  // outlives the reader
+  zws::reader big(role::server, huge);
   zws::frame_header h;
   h.op = 2;
   h.masked = true;
