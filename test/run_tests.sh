@@ -13,6 +13,8 @@ count_gtest() {  # log -> "passed failed"
   local p f
   p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\{0,1\}\..*/\1/p' "$1" | tail -n 1)
   f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) tests\{0,1\}, listed below.*/\1/p' "$1" | tail -n 1)
+  # --gtest_brief leaves out the "listed below" summary: count the failed tests.
+  [ -n "$f" ] || f=$(grep -E '^\[  FAILED  \] [A-Za-z_0-9/]+\.[A-Za-z_0-9/]+' "$1" | awk '{print $4}' | sort -u | wc -l)
   echo "${p:-0} ${f:-0}"
 }
 

@@ -22,6 +22,15 @@ namespace {
 
 using namespace zws_test;
 
+// ASan's quarantine keeps freed memory resident and its shadow grows with the
+// heap, so resident memory measures the sanitizer there: the sanitized build
+// checks the behaviour, the plain build the bounds.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool rss_is_meaningful = false;
+#else
+constexpr bool rss_is_meaningful = true;
+#endif
+
 // A blocking socket that has sent its upgrade and read the 101 answer.
 int upgraded_socket(std::uint16_t port, int rcvbuf = 0) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -75,7 +84,9 @@ TEST(Memory, PingFloodFromAPeerThatNeverReadsCostsNothing) {
   const std::size_t after = server.status_kib("VmRSS");
   const std::size_t growth_kib = after > before ? after - before : 0;
   std::printf("ping flood: server RSS %zu -> %zu KiB (+%zu KiB)\n", before, after, growth_kib);
-  EXPECT_LT(growth_kib, 1024u);
+  if (rss_is_meaningful) {
+    EXPECT_LT(growth_kib, 1024u);
+  }
 
   // A peer that reads now still gets a pong for its last ping, and the
   // connection is open: an echo comes back after the pongs.
@@ -153,7 +164,9 @@ TEST(Memory, SlowReadersStayInsideTheServerWideBudget) {
   const std::size_t budget_kib = (256 + 16) * 1024;
   std::printf("2,000 slow readers x 1 MiB: server RSS %zu KiB before, %zu now, peak %zu (budget %zu)\n", before,
               now, peak, before + budget_kib);
-  EXPECT_LT(peak, before + budget_kib);
+  if (rss_is_meaningful) {
+    EXPECT_LT(peak, before + budget_kib);
+  }
 }
 
 }  // namespace
