@@ -283,6 +283,48 @@ TEST(TlsHostile, ResetMidRecordIs1006) {
   EXPECT_EQ(code, 1006);
 }
 
+TEST(TlsBackpressure, ASlowReaderGetsEverythingAndDrainFires) {
+  // 128 messages of 64 KiB (uncopied, encrypted from the caller's memory) to a
+  // peer that reads nothing at first: the ciphertext queues, EPOLLOUT sends it.
+  std::size_t queued_at_end = 0;
+  bool drained = false;
+  zws::Behavior b = echo_behavior();
+  const std::string payload(64 << 10, 'q');
+  b.max_backpressure = std::size_t{64} << 20;
+  b.on_open = [&](zws::WebSocket& ws) {
+    for (int i = 0; i < 128; ++i) ws.send_binary(payload);
+    queued_at_end = ws.buffered_amount();
+  };
+  b.on_drain = [&](zws::WebSocket&) { drained = true; };
+  tls_server s(b);
+  raw_tls t(s.port);
+  ASSERT_GE(t.fd, 0);
+  ::fcntl(t.fd, F_SETFL, ::fcntl(t.fd, F_GETFL) | O_NONBLOCK);
+  ASSERT_TRUE(run_until(s.loop, [&] { return SSL_connect(t.ssl) == 1; }, 3000ms));
+  const std::string req = upgrade_request();
+  ASSERT_EQ(SSL_write(t.ssl, req.data(), static_cast<int>(req.size())), static_cast<int>(req.size()));
+  ASSERT_TRUE(run_until(s.loop, [&] { return queued_at_end != 0; }));
+  EXPECT_GT(queued_at_end, std::size_t{1} << 20);  // the kernel did not take 8 MiB at once
+  std::size_t got = 0;
+  const std::size_t want = 128 * (payload.size() + 10);  // frames after the 101 response
+  std::string head;
+  ASSERT_TRUE(run_until(s.loop, [&] {
+    char buf[65536];
+    int n = 0;
+    while ((n = SSL_read(t.ssl, buf, sizeof buf)) > 0) {
+      if (head.find("\r\n\r\n") == std::string::npos) {
+        head.append(buf, static_cast<std::size_t>(n));
+        const auto end = head.find("\r\n\r\n");
+        if (end != std::string::npos) got += head.size() - end - 4;
+      } else {
+        got += static_cast<std::size_t>(n);
+      }
+    }
+    return got >= want && drained;
+  }, 10000ms)) << got << " of " << want << ", drained " << drained;
+  EXPECT_EQ(got, want);
+}
+
 TEST(TlsServer, OnHttpOverTls) {
   tls_server s;
   s.server.on_http([](const zws::Request&, zws::Response& r) { r.body = "hello over https"; });

@@ -282,6 +282,20 @@ if $have_tls; then
     suite python-websockets-tls 120 /usr/bin/python3 $here/tls_py_client.py python-websockets-tls \
       "wss://localhost:$tls_port/" "$certs_dir/ca.pem" "wss://localhost:$untrusted_port/"
   else missing_peer "python websockets over TLS" "python3-websockets missing"; fi
+  cat_tls() {  # url, zws-cat options...: prints what zws-cat printed (both streams), returns its status
+    local u=$1; shift
+    printf 'over tls\n' | timeout 10 $bin/zws-cat "$@" "$u" 2>&1
+  }
+  cat_trusts_ca() { [ "$(cat_tls "wss://localhost:$tls_port/" --ca $certs_dir/ca.pem)" = "over tls" ]; }
+  cat_refuses() {
+    local out rc
+    out=$(cat_tls "wss://localhost:$untrusted_port/" --ca $certs_dir/ca.pem); rc=$?
+    [ $rc -eq 2 ] && [[ $out == *"certificate verify failed: unable to get local issuer certificate"* ]]
+  }
+  cat_insecure() { [ "$(cat_tls "wss://localhost:$untrusted_port/" --insecure)" = "over tls" ]; }
+  check "zws-cat wss:// --ca: echoed" cat_trusts_ca
+  check "zws-cat wss://: an unknown CA exits 2 with OpenSSL's reason" cat_refuses
+  check "zws-cat wss:// --insecure: accepts it" cat_insecure
 fi
 
 # --- routing and adopt, checked with Node ws clients ----------------------------
