@@ -117,6 +117,8 @@ class connection final : public io_handle, public WebSocket {
   void lost(std::string_view reason);                // TCP gone: 1006
   // Bytes waiting: out_ plus what is corked (buffered_amount()).
   std::size_t queued() const noexcept;
+  // Memory held for output: out_'s capacity, and a TLS connection's wire's.
+  std::size_t held_output() const noexcept;
   // Ends the connection from inside a send; on_close is deferred (see .cpp).
   void close_later(std::uint16_t code, std::string reason, bool cut);
   void notify_close(std::uint16_t code, std::string_view reason);
@@ -138,7 +140,7 @@ class connection final : public io_handle, public WebSocket {
   std::uint8_t pong_len_ = no_pong;
   std::uint16_t discarded_kib_ = 0;  // input dropped since the Close, KiB (at most discard_budget_kib)
   std::uint32_t slot_;
-  std::uint32_t backlog_ = 0;    // server: out_.capacity() as counted in the loop's backlog
+  std::uint32_t backlog_ = 0;    // server: held_output() as counted in the loop's backlog
   endpoint* ep_;
   buffer in_;
   buffer out_;

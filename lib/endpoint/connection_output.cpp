@@ -257,7 +257,7 @@ send_status connection::queue_pong(std::string_view payload, send_status status)
 }
 
 void connection::sync_backlog() {
-  if (ep_->server != nullptr && out_.capacity() != backlog_) server_backlog_changed(*this);
+  if (ep_->server != nullptr && held_output() != backlog_) server_backlog_changed(*this);
 }
 
 // The kernel took n bytes from the front of out_.
@@ -309,10 +309,13 @@ void connection::drop_queued_data() {
 void connection::shed() {
   drop_queued_data();
   if (b().on_backpressure != backpressure_policy::close || phase_ != phase::open) return;
-  if (out_.size() > shed_cut_min) {
+  tls_link* t = tls();
+  if (out_.size() + (t != nullptr ? t->wire.size() : 0) > shed_cut_min) {
     // What is left is the rest of a large frame on its way: a Close could follow
-    // only after it, to a peer that is not reading. The memory goes now.
+    // only after it, to a peer that is not reading. The memory goes now (with
+    // TLS, ciphertext cut mid-record: the connection is cut anyway).
     out_.release();
+    if (t != nullptr) t->wire.release();
     out_skew_ = 0;
     pong_len_ = no_pong;
     sync_backlog();

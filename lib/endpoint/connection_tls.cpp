@@ -33,6 +33,11 @@ void connection::use_tls(tls::session session) {
   extras().tls = std::move(link);
 }
 
+std::size_t connection::held_output() const noexcept {
+  const tls_link* t = tls();
+  return out_.capacity() + (t != nullptr ? t->wire.capacity() : 0);
+}
+
 bool connection::output_pending() const noexcept {
   const tls_link* t = tls();
   return !out_.empty() || (t != nullptr && !t->wire.empty());
@@ -119,6 +124,8 @@ long connection::uncork_tls() {
       const tls::send_result res = t.session.send(cork.bytes(), t.wire);
       cork.clear();
       if (res.state == tls::status::failed) return -EPROTO;
+      sync_backlog();
+      if (dead()) return 0;
     } else {
       out_.append(cork.bytes());
       cork.clear();
@@ -137,6 +144,7 @@ long connection::write_tls() {
     if (t.wire.empty()) {
       if (out_.empty() || !t.session.handshake_done()) {
         t.wire.release();  // an idle connection holds no ciphertext room
+        sync_backlog();
         return 0;
       }
       const std::size_t n = std::min(out_.size(), tls_chunk);
@@ -171,6 +179,10 @@ send_status connection::send_direct_tls(opcode op, std::span<const std::uint8_t>
   std::memcpy(first.data() + head.size, payload.data(), lead);
   tls::send_result res = t.session.send(std::span<const std::uint8_t>(first.data(), head.size + lead), t.wire);
   if (res.state != tls::status::failed && lead < payload.size()) res = t.session.send(payload.subspan(lead), t.wire);
+  if (res.state != tls::status::failed) {
+    sync_backlog();  // may shed this very connection (the server-wide cap)
+    if (dead() || phase_ != phase::open) return send_status::dropped;
+  }
   long rc = res.state == tls::status::failed ? -EPROTO : write_tls();
   if (rc < 0) {
     close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);

@@ -191,7 +191,7 @@ void server_loop::shed_backlog(connection* trigger) {
   r().for_each_slot([&](void* object) {
     auto* c = static_cast<connection*>(static_cast<io_handle*>(object));
     if (c->ep_->server == this && c->backlog_ != 0 && !c->dead() && c != trigger)
-      queues.emplace_back(c->out_.size(), c);
+      queues.emplace_back(c->queued(), c);
   });
   std::sort(queues.begin(), queues.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   queues.emplace_back(0, trigger);
@@ -204,7 +204,7 @@ void server_loop::shed_backlog(connection* trigger) {
 
 void server_backlog_changed(connection& c) {
   server_loop* sl = c.ep_->server;
-  const auto now = static_cast<std::uint32_t>(c.out_.capacity());
+  const auto now = static_cast<std::uint32_t>(c.held_output());
   const bool grew = now > c.backlog_;
   sl->backlog = sl->backlog - c.backlog_ + now;
   c.backlog_ = now;

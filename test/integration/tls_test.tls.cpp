@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -323,6 +324,34 @@ TEST(TlsBackpressure, ASlowReaderGetsEverythingAndDrainFires) {
     return got >= want && drained;
   }, 10000ms)) << got << " of " << want << ", drained " << drained;
   EXPECT_EQ(got, want);
+}
+
+TEST(TlsBackpressure, TheServerWideCapCountsCiphertext) {
+  // Three TLS peers that never read, each sent one 16 MiB message: encrypted
+  // uncopied into the session's wire, out_ stays empty. Over a 2 MiB
+  // server-wide cap they are shed all the same (cut: 1008).
+  std::vector<std::uint16_t> codes;
+  zws::Behavior b = echo_behavior();
+  const std::string payload(16 << 20, 's');
+  b.max_backpressure = std::size_t{64} << 20;
+  b.on_open = [&](zws::WebSocket& ws) { ws.send_binary(payload); };
+  b.on_close = [&](zws::WebSocket&, std::uint16_t code, std::string_view) { codes.push_back(code); };
+  tls_server s(b);
+  s.server.max_backpressure_total(std::size_t{2} << 20);
+  std::vector<std::unique_ptr<raw_tls>> peers;
+  for (int i = 0; i < 3; ++i) {
+    peers.push_back(std::make_unique<raw_tls>(s.port));
+    raw_tls& t = *peers.back();
+    ASSERT_GE(t.fd, 0);
+    int small = 4096;
+    ::setsockopt(t.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    ::fcntl(t.fd, F_SETFL, ::fcntl(t.fd, F_GETFL) | O_NONBLOCK);
+    ASSERT_TRUE(run_until(s.loop, [&] { return SSL_connect(t.ssl) == 1; }, 3000ms));
+    const std::string req = upgrade_request();
+    ASSERT_EQ(SSL_write(t.ssl, req.data(), static_cast<int>(req.size())), static_cast<int>(req.size()));
+  }
+  ASSERT_TRUE(run_until(s.loop, [&] { return codes.size() == 3; })) << codes.size();
+  for (std::uint16_t code : codes) EXPECT_EQ(code, 1008);
 }
 
 TEST(TlsServer, OnHttpOverTls) {
