@@ -18,7 +18,7 @@
 namespace {
 
 constexpr const char* usage =
-    "usage: zws-cat [options] ws://host:port/path\n"
+    "usage: zws-cat [options] ws://host:port/path (or wss://)\n"
     "Sends each line of stdin as a text message; writes each message received as a line.\n"
     "  --binary              send lines as binary messages\n"
     "  --echo                send every message received back unchanged (same opcode),\n"
@@ -35,6 +35,8 @@ constexpr const char* usage =
     "  --max-message BYTES   larger incoming messages close with 1009 (default 16 MiB)\n"
     "  --timeout S           connect and handshake timeout in seconds (default 10)\n"
     "  -v, --verbose         report the connection and its close on stderr\n"
+    "  --ca F                wss://: trust only the CAs of this PEM file (default: the system store)\n"
+    "  --insecure            wss://: accept any certificate (encrypted, NOT authenticated)\n"
     "Exit status: 0 after a clean close (1000, 1001, no code, or an application code\n"
     "3000-4999), 2 when connecting failed, 3 when the connection ended with an error\n"
     "(the close code and reason go to stderr), 1 for bad usage.\n";
@@ -86,6 +88,10 @@ options parse(int argc, char** argv) {
       o.max_message = a.number<std::size_t>(1, std::size_t{1} << 40);
     } else if (a.is("--timeout")) {
       o.timeout = std::chrono::seconds(a.number<unsigned>(1, 86400));
+    } else if (a.is("--ca")) {
+      o.client.tls.ca_file = a.value();
+    } else if (a.is("--insecure")) {
+      o.client.tls.insecure_skip_verify = true;
     } else if (a.is("--origin")) {
       o.client.origin = a.value();
     } else if (a.is("--protocol")) {

@@ -20,10 +20,12 @@
 namespace {
 
 constexpr const char* usage =
-    "usage: zws-chat [--port N] [--host H]\n"
+    "usage: zws-chat [--port N] [--host H] [--tls-cert F --tls-key F]\n"
     "A chat room: open the printed URL in two browsers.\n"
     "  --port N   port to listen on (default 8080)\n"
-    "  --host H   numeric address or localhost (default: every address)\n";
+    "  --host H   numeric address or localhost (default: every address)\n"
+    "  --tls-cert F  serve the page over https and the room over wss: certificate chain (PEM)\n"
+    "  --tls-key F   its private key (PEM); both or neither\n";
 
 struct member {
   std::string nick;
@@ -117,6 +119,7 @@ class room {
 int main(int argc, char** argv) {
   int port = 8080;
   std::string host;
+  zws::tls_server_options tls;
   zws_tools::args a(argc, argv, usage);
   while (a.next()) {
     if (a.is("--help") || a.is("-h")) {
@@ -126,10 +129,18 @@ int main(int argc, char** argv) {
       port = a.number<int>(0, 65535);
     } else if (a.is("--host")) {
       host = a.value();
+    } else if (a.is("--tls-cert")) {
+      tls.cert_chain_file = a.value();
+    } else if (a.is("--tls-key")) {
+      tls.key_file = a.value();
     } else {
       a.unknown();
     }
   }
+
+  if (tls.cert_chain_file.empty() != tls.key_file.empty())
+    a.fail("missing", tls.key_file.empty() ? "--tls-key" : "--tls-cert");
+  const bool secure = !tls.cert_chain_file.empty();
 
   room chat;
   zws::Server server;
@@ -144,12 +155,14 @@ int main(int argc, char** argv) {
     }
   });
   auto p = static_cast<std::uint16_t>(port);
-  if (auto err = host.empty() ? server.listen(p) : server.listen(host, p)) {
+  zws::failure err = secure ? (host.empty() ? server.listen(p, tls) : server.listen(host, p, tls))
+                            : (host.empty() ? server.listen(p) : server.listen(host, p));
+  if (err) {
     std::fprintf(stderr, "zws-chat: %s\n", err.message().c_str());
     return 1;
   }
   zws_tools::on_stop_signal([&server] { server.stop(); });
-  std::printf("zws-chat: open http://%s:%u/ in two browser windows (Ctrl-C stops)\n",
+  std::printf("zws-chat: open %s://%s:%u/ in two browser windows (Ctrl-C stops)\n", secure ? "https" : "http",
               host.empty() || host == "0.0.0.0" ? "localhost" : host.c_str(), unsigned(server.port()));
   std::fflush(stdout);
   server.run();

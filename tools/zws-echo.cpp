@@ -11,7 +11,7 @@ namespace {
 
 constexpr const char* usage =
     "usage: zws-echo --port N [--host H] [--threads N] [--max-message BYTES]\n"
-    "                [--handshake-timeout S] [--idle-timeout S]\n"
+    "                [--handshake-timeout S] [--idle-timeout S] [--tls-cert F --tls-key F]\n"
     "Echoes every text and binary message, on every path, with the same opcode.\n"
     "  --port N               port to listen on (0: any free port)\n"
     "  --host H               numeric address or localhost (default: every address)\n"
@@ -19,12 +19,15 @@ constexpr const char* usage =
     "  --max-message BYTES    larger messages close with 1009 (default 16 MiB)\n"
     "  --handshake-timeout S  seconds to complete the upgrade (default 10)\n"
     "  --idle-timeout S       close silent connections after S seconds (default: never)\n"
+    "  --tls-cert F           wss:// instead of ws://: certificate chain (PEM, leaf first)\n"
+    "  --tls-key F            its private key (PEM); both or neither\n"
     "Stops cleanly on SIGINT or SIGTERM (Close 1001 to every client).\n";
 
 struct options {
   int port = -1;
   std::string host;
   unsigned threads = 1;
+  zws::tls_server_options tls{};
   zws::Behavior echo{
       .on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.send(m.data, m.opcode); },
   };
@@ -49,11 +52,17 @@ options parse(int argc, char** argv) {
       o.echo.handshake_timeout = std::chrono::seconds(a.number<unsigned>(1, 86400));
     } else if (a.is("--idle-timeout")) {
       o.echo.idle_timeout = std::chrono::seconds(a.number<unsigned>(0, 86400));
+    } else if (a.is("--tls-cert")) {
+      o.tls.cert_chain_file = a.value();
+    } else if (a.is("--tls-key")) {
+      o.tls.key_file = a.value();
     } else {
       a.unknown();
     }
   }
   if (o.port < 0) a.fail("missing", "--port");
+  if (o.tls.cert_chain_file.empty() != o.tls.key_file.empty())
+    a.fail("missing", o.tls.key_file.empty() ? "--tls-key" : "--tls-cert");
   return o;
 }
 
@@ -64,12 +73,15 @@ int main(int argc, char** argv) {
   zws::Server server;
   server.route("*", o.echo);  // every path
   auto port = static_cast<std::uint16_t>(o.port);
-  if (auto err = o.host.empty() ? server.listen(port) : server.listen(o.host, port)) {
+  const bool secure = !o.tls.cert_chain_file.empty();
+  zws::failure err = secure ? (o.host.empty() ? server.listen(port, o.tls) : server.listen(o.host, port, o.tls))
+                       : (o.host.empty() ? server.listen(port) : server.listen(o.host, port));
+  if (err) {
     std::fprintf(stderr, "zws-echo: %s\n", err.message().c_str());
     return 1;
   }
   zws_tools::on_stop_signal([&server] { server.stop(); });
-  std::printf("zws-echo listening on ws://%s:%u/ (isa %s, %u thread%s)\n",
+  std::printf("zws-echo listening on %s://%s:%u/ (isa %s, %u thread%s)\n", secure ? "wss" : "ws",
               o.host.empty() ? "0.0.0.0" : o.host.c_str(), unsigned(server.port()),
               std::string(zws::isa_name(zws::active_isa())).c_str(), o.threads, o.threads == 1 ? "" : "s");
   std::fflush(stdout);

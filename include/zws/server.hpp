@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "zws/loop.hpp"
+#include "zws/tls.hpp"
 #include "zws/websocket.hpp"
 
 namespace zws {
@@ -76,8 +77,22 @@ class Server {
   // must be numeric or "localhost". Port 0 picks a free port: see port().
   failure listen(std::uint16_t port);
   failure listen(std::string_view host, std::uint16_t port);
+  // The same for wss:// (TLS, make TLS=1): plain and TLS listeners of one server
+  // share its routes, behaviors and on_http. The server has one set of
+  // certificates: the first TLS listen loads them, a later one's options replace
+  // them (as reload_tls does). A failure names the file and OpenSSL's reason; a
+  // build without TLS fails with "zws was built without TLS: rebuild with make TLS=1".
+  failure listen(std::uint16_t port, const tls_server_options& tls);
+  failure listen(std::string_view host, std::uint16_t port, const tls_server_options& tls);
+  // Thread-safe, at any time: loads the TLS listeners' certificates again (the
+  // same files: renewed in place), or those of `tls`. New connections get them;
+  // open ones keep theirs. On failure nothing changes.
+  failure reload_tls();
+  failure reload_tls(const tls_server_options& tls);
   // The port of the first listener (0 before listen).
   std::uint16_t port() const noexcept;
+  // The port of the first TLS listener (0 when none).
+  std::uint16_t tls_port() const noexcept;
   // Every address listened on: "0.0.0.0:8080", "[::]:8080".
   std::vector<std::string> addresses() const;
 

@@ -11,6 +11,7 @@
 #include "zws/reader.hpp"
 #include "zws/server.hpp"
 #include "zws/simd.hpp"
+#include "zws/tls.hpp"
 #include "zws/url.hpp"
 #include "zws/utf8.hpp"
 #include "zws/websocket.hpp"

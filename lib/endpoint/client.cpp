@@ -2,6 +2,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <mutex>
 
 #include "endpoint/connection.hpp"
 #include "io/net.hpp"
@@ -23,9 +25,34 @@ struct client_endpoint : endpoint {
   net::address current;
   client_key key{};
   std::string last_error;
+  std::shared_ptr<const tls::client_context> tls;  // wss:// only
+  std::string tls_host;                             // the URL's host, for SNI and verification
 };
 
 namespace {
+
+// One context per set of options, shared by the connections that use it: loading
+// the system store takes milliseconds, and resumption needs one context. Kept
+// for the process's lifetime (a handful of distinct option sets in practice).
+std::shared_ptr<const tls::client_context> shared_client_context(const tls_client_options& o) {
+  static std::mutex mutex;
+  static std::vector<std::pair<std::string, std::shared_ptr<const tls::client_context>>> cache;
+  std::string key;
+  for (const std::string* f : {&o.ca_file, &o.ca_dir, &o.cert_chain_file, &o.key_file, &o.key_password,
+                               &o.server_name, &o.alpn}) {
+    key += std::to_string(f->size());
+    key += ':';
+    key += *f;
+  }
+  key += o.min_version == tls_version::tls1_3 ? '3' : '2';
+  key += o.insecure_skip_verify ? 'i' : 'v';
+  std::lock_guard lock(mutex);
+  for (const auto& [k, ctx] : cache)
+    if (k == key) return ctx;
+  auto ctx = std::make_shared<const tls::client_context>(o);
+  if (!ctx->error()) cache.emplace_back(std::move(key), ctx);
+  return ctx;
+}
 
 client_endpoint& client_of(connection& c) noexcept { return *static_cast<client_endpoint*>(c.ep_); }
 
@@ -87,6 +114,16 @@ void client_on_connecting(connection& c, unsigned events) {
     return;
   }
   net::set_nodelay(c.fd());
+  if (ep.tls != nullptr) {
+    // wss://: the ClientHello goes first; the request waits in out_ (plaintext)
+    // until the handshake is done, and the handshake_timeout covers both.
+    c.use_tls(tls::session::client(*ep.tls, ep.tls_host));
+    tls_link& t = *c.tls();
+    if (t.session.failed() || t.session.start(t.wire) == tls::status::failed) {
+      client_failed(c, std::string(t.session.reason()));
+      return;
+    }
+  }
   send_request(c);
 }
 
@@ -142,8 +179,14 @@ void client_freed(connection& c) {
 void connect(Loop& loop, std::string_view url_text, Behavior behavior, ClientOptions options) {
   auto u = parse_url(url_text);
   if (!u) return detail::post_error(loop, behavior, "invalid URL: " + std::string(url_text));
-  if (u->secure) return detail::post_error(loop, behavior, "wss:// is not supported by this build");
+  std::shared_ptr<const detail::tls::client_context> tls;
+  if (u->secure) {
+    tls = detail::shared_client_context(options.tls);
+    if (tls->error()) return detail::post_error(loop, behavior, "wss://: " + tls->error().message());
+  }
   auto* ep = new detail::client_endpoint;
+  ep->tls = std::move(tls);
+  ep->tls_host = std::string(u->host);
   ep->behavior = std::move(behavior);
   ep->options = std::move(options);
   ep->host = host_header(*u);

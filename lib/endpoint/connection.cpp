@@ -41,7 +41,7 @@ void connection::on_io(unsigned events) {
     client_on_connecting(*this, events);
     return;
   }
-  if ((events & ev::out) && !out_.empty()) {
+  if ((events & ev::out) && output_pending()) {
     flush();
     if (dead()) return;
   }
@@ -70,6 +70,10 @@ void connection::read_some() {
 }
 
 void connection::read_rounds() {
+  if (tls() != nullptr) {
+    read_tls_rounds();
+    return;
+  }
   for (unsigned round = 0; round < reactor::read_budget; ++round) {
     const bool owned = !in_.empty();
     std::span<std::uint8_t> target;
@@ -390,7 +394,9 @@ void connection::on_timeout() {
       client_connect_timed_out(*this);
       return;
     case phase::handshake:
-      if (ep_->side == role::server) {
+      if (ep_->side == role::server && tls() != nullptr && !tls()->session.handshake_done()) {
+        r().close(this);  // the TLS handshake never finished: there is no one to answer
+      } else if (ep_->side == role::server) {
         refuse(http_status_of(error::handshake_timeout), describe(error::handshake_timeout));
       } else {
         client_failed(*this, "handshake timed out");
@@ -446,16 +452,25 @@ void connection::set_user_data(zws::detail::user_box* box) noexcept {
 }
 
 std::string_view connection::request_path() const noexcept {
-  return extras_ ? std::string_view(static_cast<connection_extras*>(user_)->path) : ep_->path;
+  if (!extras_) return ep_->path;
+  const auto* x = static_cast<const connection_extras*>(user_);
+  return x->has_path ? std::string_view(x->path) : ep_->path;
+}
+
+connection_extras& connection::extras() {
+  if (!extras_) {
+    auto* x = new connection_extras;
+    x->user.reset(static_cast<zws::detail::user_box*>(user_));
+    user_ = x;
+    extras_ = true;
+  }
+  return *static_cast<connection_extras*>(user_);
 }
 
 void connection::keep_path(std::string_view path) {
-  auto* extras = new connection_extras;
-  extras->path = path;
-  if (!extras_) extras->user.reset(static_cast<zws::detail::user_box*>(user_));
-  else delete static_cast<connection_extras*>(user_);
-  user_ = extras;
-  extras_ = true;
+  connection_extras& x = extras();
+  x.path = path;
+  x.has_path = true;
 }
 
 void connection::open(endpoint* ep) {

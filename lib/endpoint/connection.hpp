@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "io/reactor.hpp"
+#include "io/tls.hpp"
 #include "zws/buffer.hpp"
 #include "zws/reader.hpp"
 #include "zws/websocket.hpp"
@@ -55,12 +56,23 @@ struct endpoint {
 // answered a protocol error, so frames are skipped by their headers alone.
 enum class phase : std::uint8_t { connecting, handshake, open, closing, lingering, closed, draining };
 
+// A TLS connection's transport: the session, and the ciphertext the kernel has
+// not taken yet (out_ and the cork stay plaintext; see connection_tls.cpp).
+struct tls_link {
+  tls::session session;
+  buffer wire;
+};
+
 // What only some connections need, allocated only for them: the request path
-// of a connection accepted by a wildcard route (and its user data, whose slot
-// this takes over).
+// of a connection accepted by a wildcard route, the TLS transport of a TLS
+// connection (and its user data, whose slot this takes over). A plain
+// connection on an exact route pays nothing for TLS: not one byte of the
+// connection struct.
 struct connection_extras {
   std::unique_ptr<zws::detail::user_box> user;
   std::string path;
+  bool has_path = false;
+  std::unique_ptr<tls_link> tls;
 };
 
 class connection final : public io_handle, public WebSocket {
@@ -86,6 +98,14 @@ class connection final : public io_handle, public WebSocket {
   void set_user_data(zws::detail::user_box* box) noexcept;
   std::string_view request_path() const noexcept;
   void keep_path(std::string_view path);
+  // The extras, made (taking over the user data) on first use.
+  connection_extras& extras();
+  // The TLS transport, or null for a plain connection.
+  tls_link* tls() const noexcept {
+    return extras_ ? static_cast<connection_extras*>(user_)->tls.get() : nullptr;
+  }
+  // Makes this a TLS connection over `session` (a client then calls its start()).
+  void use_tls(tls::session session);
 
   // Phase changes shared with the server and client code.
   void open(endpoint* ep);
@@ -97,6 +117,8 @@ class connection final : public io_handle, public WebSocket {
   void lost(std::string_view reason);                // TCP gone: 1006
   // Bytes waiting: out_ plus what is corked (buffered_amount()).
   std::size_t queued() const noexcept;
+  // Memory held for output: out_'s capacity, and a TLS connection's wire's.
+  std::size_t held_output() const noexcept;
   // Ends the connection from inside a send; on_close is deferred (see .cpp).
   void close_later(std::uint16_t code, std::string reason, bool cut);
   void notify_close(std::uint16_t code, std::string_view reason);
@@ -118,7 +140,7 @@ class connection final : public io_handle, public WebSocket {
   std::uint8_t pong_len_ = no_pong;
   std::uint16_t discarded_kib_ = 0;  // input dropped since the Close, KiB (at most discard_budget_kib)
   std::uint32_t slot_;
-  std::uint32_t backlog_ = 0;    // server: out_.capacity() as counted in the loop's backlog
+  std::uint32_t backlog_ = 0;    // server: held_output() as counted in the loop's backlog
   endpoint* ep_;
   buffer in_;
   buffer out_;
@@ -134,6 +156,17 @@ class connection final : public io_handle, public WebSocket {
  private:
   void read_some();
   void read_rounds();
+  // TLS (connection_tls.cpp): ciphertext in, plaintext to consume_input.
+  void read_tls_rounds();
+  void feed_plain(std::span<std::uint8_t> bytes);
+  void tls_failed(std::string_view reason);
+  long uncork_tls();
+  long write_tls();
+  send_status send_direct_tls(opcode op, std::span<const std::uint8_t> payload, send_status status);
+  // Appends close_notify (once) and sends what it can; true when nothing is left to send.
+  bool tls_goodbye();
+  // Output not yet taken by the kernel: out_, and a TLS connection's ciphertext.
+  bool output_pending() const noexcept;
   // Where output goes now: the loop's cork while our input is handled and
   // nothing older waits in out_, else out_ (flushed after the batch).
   buffer& output() noexcept;

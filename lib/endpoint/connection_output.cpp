@@ -110,6 +110,7 @@ send_status connection::send_message(opcode op, std::span<const std::uint8_t> pa
 }
 
 send_status connection::send_direct(opcode op, std::span<const std::uint8_t> payload, send_status status) {
+  if (tls() != nullptr) return send_direct_tls(op, payload, status);
   frame_head head = make_frame_head(op, payload.size());
   iovec iov[2] = {{head.bytes, head.size}, {const_cast<std::uint8_t*>(payload.data()), payload.size()}};
   long n = net::sendv(fd(), iov, 2);
@@ -139,7 +140,8 @@ buffer& connection::output() noexcept {
 }
 
 std::size_t connection::queued() const noexcept {
-  return out_.size() + (r().corked() == this ? r().cork_buffer().size() : 0);
+  const tls_link* t = tls();
+  return out_.size() + (r().corked() == this ? r().cork_buffer().size() : 0) + (t != nullptr ? t->wire.size() : 0);
 }
 
 void connection::wrote(buffer& to) {
@@ -154,6 +156,7 @@ void connection::wrote(buffer& to) {
 }
 
 long connection::uncork() {
+  if (tls() != nullptr) return uncork_tls();
   if (r().corked() != this) return 0;
   buffer& cork = r().cork_buffer();
   if (cork.empty()) return 0;
@@ -254,7 +257,7 @@ send_status connection::queue_pong(std::string_view payload, send_status status)
 }
 
 void connection::sync_backlog() {
-  if (ep_->server != nullptr && out_.capacity() != backlog_) server_backlog_changed(*this);
+  if (ep_->server != nullptr && held_output() != backlog_) server_backlog_changed(*this);
 }
 
 // The kernel took n bytes from the front of out_.
@@ -306,10 +309,13 @@ void connection::drop_queued_data() {
 void connection::shed() {
   drop_queued_data();
   if (b().on_backpressure != backpressure_policy::close || phase_ != phase::open) return;
-  if (out_.size() > shed_cut_min) {
+  tls_link* t = tls();
+  if (out_.size() + (t != nullptr ? t->wire.size() : 0) > shed_cut_min) {
     // What is left is the rest of a large frame on its way: a Close could follow
-    // only after it, to a peer that is not reading. The memory goes now.
+    // only after it, to a peer that is not reading. The memory goes now (with
+    // TLS, ciphertext cut mid-record: the connection is cut anyway).
     out_.release();
+    if (t != nullptr) t->wire.release();
     out_skew_ = 0;
     pong_len_ = no_pong;
     sync_backlog();
@@ -325,6 +331,7 @@ void connection::shed() {
 }
 
 long connection::write_out() {
+  if (tls() != nullptr) return write_tls();
   while (!out_.empty()) {
     long n = net::send(fd(), out_.data(), out_.size());
     if (n > 0) {
@@ -345,18 +352,21 @@ void connection::flush() {
     lost(std::strerror(static_cast<int>(-rc)));
     return;
   }
-  if (!out_.empty()) return;
+  if (output_pending()) return;
   out_.release();
   out_skew_ = 0;
   pong_len_ = no_pong;
   sync_backlog();
   if (ep_->side == role::server && phase_ == phase::closed) {
-    // Both Closes exchanged: the server closes TCP first (RFC 6455 §7.1.1).
+    // Both Closes exchanged: the server closes TCP first (RFC 6455 §7.1.1),
+    // after TLS's close_notify.
+    if (tls() != nullptr && !tls_goodbye()) return;
     r().close(this);
     return;
   }
   if (ep_->side == role::server && phase_ == phase::draining && !shut_) {
     // An HTTP answer: our FIN follows it, and input is read until the peer's.
+    if (tls() != nullptr && !tls_goodbye()) return;
     shut_ = true;
     net::shutdown_write(fd());
   }
@@ -367,7 +377,7 @@ void connection::flush() {
 }
 
 void connection::on_flush() {
-  if (!out_.empty() || phase_ == phase::closed || (phase_ == phase::draining && !shut_)) flush();
+  if (output_pending() || phase_ == phase::closed || (phase_ == phase::draining && !shut_)) flush();
 }
 
 }  // namespace zws::detail

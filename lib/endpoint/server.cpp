@@ -33,11 +33,12 @@ void signal_watch::on_io(unsigned) {
 }
 void listener::on_timeout() { owner->accept_all(this); }
 
-int server_loop::add_listener(const net::address& a, const char** what) {
+int server_loop::add_listener(const net::address& a, const char** what, tls::server_context* tls) {
   int fd = net::listen_on(a, true, 4096, what);
   if (fd < 0) return fd;
   auto* l = new listener;
   l->owner = this;
+  l->tls = tls;
   if (int rc = r().add(l, fd); rc < 0) {
     *what = "epoll_ctl";
     net::close(fd);
@@ -54,7 +55,7 @@ void server_loop::accept_all(listener* l) {
   for (unsigned i = 0; i < accept_budget; ++i) {
     int fd = net::accept(l->fd(), nullptr);
     if (fd >= 0) {
-      start_connection(fd, {});
+      start_connection(fd, {}, l->tls);
       continue;
     }
     if (fd == -EAGAIN || fd == -EWOULDBLOCK) return;
@@ -70,8 +71,16 @@ void server_loop::accept_all(listener* l) {
   r().read_later(l);
 }
 
-void server_loop::start_connection(int fd, std::string_view already_read) {
+void server_loop::start_connection(int fd, std::string_view already_read, tls::server_context* tls) {
   net::set_nodelay(fd);
+  tls::session session;
+  if (tls != nullptr) {
+    session = tls::session::server(*tls);
+    if (session.failed()) {
+      net::close(fd);
+      return;
+    }
+  }
   auto* c = new connection(&pending, 0);
   c->slot_ = r().acquire_slot(static_cast<io_handle*>(c)).id;
   if (r().add(c, fd) < 0) {
@@ -82,7 +91,10 @@ void server_loop::start_connection(int fd, std::string_view already_read) {
   }
   ++live;
   c->phase_ = phase::handshake;
+  // The handshake timeout covers TLS's handshake too: a peer that opens TCP and
+  // never finishes it is cut like one that never sends its request.
   r().set_deadline(c, s->defaults.handshake_timeout);
+  if (tls != nullptr) c->use_tls(std::move(session));
   if (!already_read.empty()) {
     c->in_.append(already_read);
     c->consume_input(c->in_.bytes(), true);
@@ -179,7 +191,7 @@ void server_loop::shed_backlog(connection* trigger) {
   r().for_each_slot([&](void* object) {
     auto* c = static_cast<connection*>(static_cast<io_handle*>(object));
     if (c->ep_->server == this && c->backlog_ != 0 && !c->dead() && c != trigger)
-      queues.emplace_back(c->out_.size(), c);
+      queues.emplace_back(c->queued(), c);
   });
   std::sort(queues.begin(), queues.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   queues.emplace_back(0, trigger);
@@ -192,7 +204,7 @@ void server_loop::shed_backlog(connection* trigger) {
 
 void server_backlog_changed(connection& c) {
   server_loop* sl = c.ep_->server;
-  const auto now = static_cast<std::uint32_t>(c.out_.capacity());
+  const auto now = static_cast<std::uint32_t>(c.held_output());
   const bool grew = now > c.backlog_;
   sl->backlog = sl->backlog - c.backlog_ + now;
   c.backlog_ = now;
@@ -251,6 +263,59 @@ void post_stop(detail::server_state& s) {
     });
 }
 
+failure use_tls(detail::server_state& s, const tls_server_options& tls) {
+  if (s.tls != nullptr) return s.tls->reload(tls);
+  auto ctx = std::make_unique<detail::tls::server_context>(tls);
+  if (ctx->error()) return ctx->error();
+  s.tls = std::move(ctx);
+  return {};
+}
+
+failure listen_host(detail::server_state& s, std::string_view host, std::uint16_t port,
+                    detail::tls::server_context* tls);
+
+// Every IPv4 address, and IPv6 on the same port when the host has it.
+failure listen_any(detail::server_state& s, std::uint16_t port, detail::tls::server_context* tls) {
+  if (failure f = listen_host(s, "0.0.0.0", port, tls)) return f;
+  // IPv6 too when the host has it, on the same port; its absence is no failure.
+  detail::net::address a;
+  detail::net::parse_numeric("::", s.bound.back().port(), a);
+  const char* what = "";
+  if (detail::net::probe_port(a) == 0 && s.loops[0]->add_listener(a, &what, tls) >= 0) {
+    s.bound.push_back(a);
+    s.bound_tls.push_back(tls != nullptr);
+  }
+  return {};
+}
+
+failure listen_host(detail::server_state& s, std::string_view host, std::uint16_t port,
+                    detail::tls::server_context* tls) {
+  std::vector<detail::net::address> addrs;
+  if (int rc = detail::net::resolve(host, port, addrs); rc != 0) {
+    return failure(-1, "resolve " + std::string(host) + ": " + detail::net::resolve_error(rc));
+  }
+  std::uint16_t chosen = port;
+  bool any = false;
+  failure first;
+  for (auto& a : addrs) {
+    if (chosen != 0) a.set_port(chosen);
+    const char* what = "bind";
+    int fd = chosen != 0 ? detail::net::probe_port(a) : 0;
+    if (fd == 0) fd = s.loops[0]->add_listener(a, &what, tls);
+    if (fd < 0) {
+      if (!first) first = failure(-fd, detail::net::describe_failure(what, a, fd));
+      continue;
+    }
+    detail::net::address bound;
+    detail::net::local_address(fd, bound);
+    chosen = bound.port();
+    s.bound.push_back(bound);
+    s.bound_tls.push_back(tls != nullptr);
+    any = true;
+  }
+  return any ? failure{} : first;
+}
+
 }  // namespace
 
 Server::Server() : state_(std::make_unique<detail::server_state>()) {
@@ -301,43 +366,39 @@ Server& Server::max_backpressure_total(std::size_t bytes) {
   return *this;
 }
 
-failure Server::listen(std::uint16_t port) {
-  if (failure f = listen("0.0.0.0", port)) return f;
-  // IPv6 too when the host has it, on the same port; its absence is no failure.
-  detail::net::address a;
-  detail::net::parse_numeric("::", this->port(), a);
-  const char* what = "";
-  if (detail::net::probe_port(a) == 0 && state_->loops[0]->add_listener(a, &what) >= 0) state_->bound.push_back(a);
-  return {};
+failure Server::listen(std::uint16_t port) { return listen_any(*state_, port, nullptr); }
+
+failure Server::listen(std::string_view host, std::uint16_t port) { return listen_host(*state_, host, port, nullptr); }
+
+failure Server::listen(std::uint16_t port, const tls_server_options& tls) {
+  if (failure f = use_tls(*state_, tls)) return f;
+  return listen_any(*state_, port, state_->tls.get());
 }
 
-failure Server::listen(std::string_view host, std::uint16_t port) {
-  std::vector<detail::net::address> addrs;
-  if (int rc = detail::net::resolve(host, port, addrs); rc != 0) {
-    return failure(-1, "resolve " + std::string(host) + ": " + detail::net::resolve_error(rc));
-  }
-  std::uint16_t chosen = port;
-  bool any = false;
-  failure first;
-  for (auto& a : addrs) {
-    if (chosen != 0) a.set_port(chosen);
-    const char* what = "bind";
-    int fd = chosen != 0 ? detail::net::probe_port(a) : 0;
-    if (fd == 0) fd = state_->loops[0]->add_listener(a, &what);
-    if (fd < 0) {
-      if (!first) first = failure(-fd, detail::net::describe_failure(what, a, fd));
-      continue;
-    }
-    detail::net::address bound;
-    detail::net::local_address(fd, bound);
-    chosen = bound.port();
-    state_->bound.push_back(bound);
-    any = true;
-  }
-  return any ? failure{} : first;
+failure Server::listen(std::string_view host, std::uint16_t port, const tls_server_options& tls) {
+  if (failure f = use_tls(*state_, tls)) return f;
+  return listen_host(*state_, host, port, state_->tls.get());
+}
+
+failure Server::reload_tls() {
+  if (!tls_available()) return failure(-1, std::string(detail::tls::unavailable));
+  if (state_->tls == nullptr) return failure(-1, "reload_tls: no TLS listener");
+  return state_->tls->reload();
+}
+
+failure Server::reload_tls(const tls_server_options& tls) {
+  if (!tls_available()) return failure(-1, std::string(detail::tls::unavailable));
+  if (state_->tls == nullptr) return failure(-1, "reload_tls: no TLS listener");
+  return state_->tls->reload(tls);
 }
 
 std::uint16_t Server::port() const noexcept { return state_->bound.empty() ? 0 : state_->bound[0].port(); }
+
+std::uint16_t Server::tls_port() const noexcept {
+  for (std::size_t i = 0; i < state_->bound.size(); ++i)
+    if (state_->bound_tls[i]) return state_->bound[i].port();
+  return 0;
+}
 
 std::vector<std::string> Server::addresses() const {
   std::vector<std::string> out;
@@ -356,9 +417,9 @@ void Server::run(unsigned threads) {
     for (unsigned i = 1; i < threads; ++i) {
       state_->loops.push_back(make_loop(state_.get(), nullptr));
       detail::server_loop* sl = state_->loops.back().get();
-      for (const auto& a : state_->bound) {
+      for (std::size_t b = 0; b < state_->bound.size(); ++b) {
         const char* what = "";
-        sl->add_listener(a, &what);
+        sl->add_listener(state_->bound[b], &what, state_->bound_tls[b] ? state_->tls.get() : nullptr);
       }
       extra.push_back(sl);
     }

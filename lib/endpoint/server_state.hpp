@@ -29,6 +29,7 @@ struct route_entry {
 
 struct listener final : io_handle {
   server_loop* owner = nullptr;
+  tls::server_context* tls = nullptr;  // a TLS listener's certificates (the server's)
   bool paused = false;  // accept hit EMFILE: retry on a timer or when a connection goes
   void on_io(unsigned events) override;
   void on_timeout() override;
@@ -55,9 +56,9 @@ struct server_loop {
 
   reactor& r() noexcept { return loop->reactor(); }
   endpoint* endpoint_for(std::size_t route_index);
-  int add_listener(const net::address& a, const char** what);
+  int add_listener(const net::address& a, const char** what, tls::server_context* tls = nullptr);
   void accept_all(listener* l);
-  void start_connection(int fd, std::string_view already_read);
+  void start_connection(int fd, std::string_view already_read, tls::server_context* tls = nullptr);
   void begin_stop();
   void finish_stop();
   void maybe_finish_stop();
@@ -79,6 +80,10 @@ struct server_state {
   std::atomic<std::size_t> open{0};
   Behavior defaults;  // handshake limits over all routes
   std::vector<net::address> bound;
+  std::vector<bool> bound_tls;  // per entry of bound: a TLS listener
+  // The certificates of every TLS listener; made by the first listen with TLS
+  // options, reloaded by reload_tls (and by a later listen's options).
+  std::unique_ptr<tls::server_context> tls;
   std::mutex mutex;  // guards loops and stop_requested against stop() from other threads
   std::vector<std::unique_ptr<server_loop>> loops;
   bool stop_requested = false;

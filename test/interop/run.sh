@@ -167,21 +167,27 @@ helpers_ok=true
 for h in route_server adopt_server connect_test; do build_helper $h || helpers_ok=false; done
 
 # --- nginx: one server block per proxied upstream ------------------------------
-# nginx listens on one port per upstream; proxied VAR UPSTREAM_PORT records
-# that VAR is to hold nginx's port for that upstream once started.
+# nginx listens on one port per upstream; proxied VAR UPSTREAM_PORT [tls] records
+# that VAR is to hold nginx's port for that upstream once started (with tls:
+# nginx terminates TLS there with the test certificate, in front of ws://).
 nginx_upstreams=()
-proxied() { nginx_upstreams+=("$1:$2"); }
+proxied() { nginx_upstreams+=("$1:$2:${3:-}"); }
 start_nginx() {
   local prefix=$PWD/$work/nginx attempt u var blocks listen first pid
   for attempt in 1 2 3 4 5; do
     rm -rf "$prefix"; mkdir -p "$prefix/tmp"
     blocks="" first=""
     for u in "${nginx_upstreams[@]}"; do
-      var=${u%%:*}
+      local var=${u%%:*} rest=${u#*:} ssl="" certs=""
+      local upstream=${rest%%:*}
+      if [ "${rest#*:}" = tls ]; then
+        ssl=" ssl" certs="ssl_certificate $PWD/$certs_dir/server.pem; ssl_certificate_key $PWD/$certs_dir/server.key;"
+      fi
       free_port listen
       printf -v "$var" %s "$listen"
       first=${first:-$listen}
-      blocks+="$(sed -n 's/^#  //p' $here/nginx.conf.in | sed -e "s/@LISTEN@/$listen/" -e "s/@UPSTREAM@/${u#*:}/")"$'\n'
+      blocks+="$(sed -n 's/^#  //p' $here/nginx.conf.in | sed -e "s/@LISTEN@/$listen/" -e "s/@UPSTREAM@/$upstream/" \
+        -e "s/@SSL@/$ssl/" -e "s#@CERTS@#$certs#")"$'\n'
     done
     awk -v servers="$blocks" '/^#--/ { exit } /^@SERVERS@$/ { print servers; next } { print }' $here/nginx.conf.in |
       sed "s#@PREFIX@#$prefix#g" > "$prefix/nginx.conf"
@@ -213,6 +219,23 @@ if $helpers_ok; then
   start adopt_server adopt_port "adopt_server on" $work/adopt_server @PORT@ || helpers_ok=false
 fi
 
+# --- wss://: zws-echo over TLS (a build with TLS only) --------------------------
+# Certificates from test/certs.sh; Node trusts the test CA through
+# NODE_EXTRA_CA_CERTS (verification stays on). A core build has no TLS to test.
+certs_dir=$work/certs
+have_tls=false
+if ! $bin/zws-echo --port 0 --tls-cert /nonexistent --tls-key /nonexistent 2>&1 | grep -q "built without TLS"; then
+  if bash test/certs.sh "$certs_dir" > "$work/certs.log" 2>&1; then
+    have_tls=true
+    start zws-echo-tls tls_port "listening on" $bin/zws-echo --host 127.0.0.1 --port @PORT@ \
+      --tls-cert $certs_dir/server.pem --tls-key $certs_dir/server.key || have_tls=false
+    start zws-echo-untrusted untrusted_port "listening on" $bin/zws-echo --host 127.0.0.1 --port @PORT@ \
+      --tls-cert $certs_dir/unknown.pem --tls-key $certs_dir/unknown.key || have_tls=false
+  else
+    not_ok "test/certs.sh" "$(tail -n 5 "$work/certs.log" | tr '\n' ' ')"
+  fi
+fi
+
 # --- peer servers for the zws clients ------------------------------------------
 if $have_node_ws; then start node-server node_port listening node $here/ws_server.js @PORT@ || have_node_ws=false; fi
 if $have_python; then start python-server py_port listening /usr/bin/python3 $here/py_server.py @PORT@ || have_python=false; fi
@@ -221,6 +244,7 @@ if $have_nginx; then
   proxied nx_echo "$echo_port"; proxied nx_limit "$limit_port"; proxied nx_route "$route_port"
   $have_node_ws && proxied nx_node "$node_port"
   $have_python && proxied nx_py "$py_port"
+  $have_tls && proxied nx_tls "$echo_port" tls
   start_nginx || have_nginx=false
 fi
 
@@ -243,6 +267,36 @@ for via in direct nginx; do
     suite "chromium$tag" 240 node $here/cdp.js browser "chromium$tag" "file://$PWD/$here/browser.html" $urls
   else missing_peer "chromium$tag" "chromium or node ws missing"; fi
 done
+
+# --- wss://: Node ws over TLS, direct and through nginx terminating TLS -----------
+if $have_tls; then
+  if $have_node_ws; then
+    suite node-ws-tls 120 env NODE_EXTRA_CA_CERTS=$certs_dir/ca.pem node $here/tls_client.js node-ws-tls \
+      "wss://localhost:$tls_port/" "wss://localhost:$untrusted_port/"
+    if $have_nginx; then
+      suite nginx-tls+zws 120 env NODE_EXTRA_CA_CERTS=$certs_dir/ca.pem node $here/tls_client.js nginx-tls+zws \
+        "wss://localhost:$nx_tls/"
+    else missing_peer "nginx terminating TLS in front of zws" "nginx not found"; fi
+  else missing_peer "node-ws over TLS" "node ws missing"; fi
+  if $have_python; then
+    suite python-websockets-tls 120 /usr/bin/python3 $here/tls_py_client.py python-websockets-tls \
+      "wss://localhost:$tls_port/" "$certs_dir/ca.pem" "wss://localhost:$untrusted_port/"
+  else missing_peer "python websockets over TLS" "python3-websockets missing"; fi
+  cat_tls() {  # url, zws-cat options...: prints what zws-cat printed (both streams), returns its status
+    local u=$1; shift
+    printf 'over tls\n' | timeout 10 $bin/zws-cat "$@" "$u" 2>&1
+  }
+  cat_trusts_ca() { [ "$(cat_tls "wss://localhost:$tls_port/" --ca $certs_dir/ca.pem)" = "over tls" ]; }
+  cat_refuses() {
+    local out rc
+    out=$(cat_tls "wss://localhost:$untrusted_port/" --ca $certs_dir/ca.pem); rc=$?
+    [ $rc -eq 2 ] && [[ $out == *"certificate verify failed: unable to get local issuer certificate"* ]]
+  }
+  cat_insecure() { [ "$(cat_tls "wss://localhost:$untrusted_port/" --insecure)" = "over tls" ]; }
+  check "zws-cat wss:// --ca: echoed" cat_trusts_ca
+  check "zws-cat wss://: an unknown CA exits 2 with OpenSSL's reason" cat_refuses
+  check "zws-cat wss:// --insecure: accepts it" cat_insecure
+fi
 
 # --- routing and adopt, checked with Node ws clients ----------------------------
 if $have_node_ws; then

@@ -1,0 +1,209 @@
+// lib/endpoint/connection_tls.cpp — a connection over TLS: the transport between the
+// socket and the rest of the connection, which sees only plaintext.
+//
+// Input: ciphertext is read into the loop's shared receive buffer behind
+// tls::in_place_headroom bytes and decrypted in place to the buffer's front, so
+// a TLS connection needs no read buffer of its own either; the plaintext goes
+// to consume_input exactly as plain bytes do (into in_ only when a frame is left
+// incomplete). Output: out_ and the loop's cork keep plaintext, so backpressure,
+// pong replacement and keep_latest work as for plain connections; a flush is
+// one SSL_write (records of up to 16 KiB) into tls_link::wire, the ciphertext
+// the kernel has not taken. out_ is encrypted only when wire is empty, at most
+// tls_chunk bytes at a time, so what waits stays plaintext as long as it can.
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "endpoint/connection.hpp"
+#include "io/net.hpp"
+#include "zws/writer.hpp"
+
+namespace zws::detail {
+namespace {
+
+// Most plaintext of out_ encrypted by one SSL_write while the kernel is slow.
+constexpr std::size_t tls_chunk = std::size_t{256} << 10;
+
+}  // namespace
+
+void connection::use_tls(tls::session session) {
+  auto link = std::make_unique<tls_link>();
+  link->session = std::move(session);
+  extras().tls = std::move(link);
+}
+
+std::size_t connection::held_output() const noexcept {
+  const tls_link* t = tls();
+  return out_.capacity() + (t != nullptr ? t->wire.capacity() : 0);
+}
+
+bool connection::output_pending() const noexcept {
+  const tls_link* t = tls();
+  return !out_.empty() || (t != nullptr && !t->wire.empty());
+}
+
+void connection::read_tls_rounds() {
+  tls_link& t = *tls();
+  const std::span<std::uint8_t> room = r().recv_buffer();
+  const std::span<std::uint8_t> target = room.subspan(tls::in_place_headroom);
+  for (unsigned round = 0; round < reactor::read_budget; ++round) {
+    long n = net::recv(fd(), target.data(), target.size());
+    if (n == -EAGAIN || n == -EWOULDBLOCK) return;
+    if (n <= 0) {
+      if (n == 0 && uncork() == 0) write_out();
+      lost(n == 0 ? "connection closed without a Close frame" : std::strerror(static_cast<int>(-n)));
+      return;
+    }
+    touch_idle();
+    // `room` reaches past the end of the input: the session never reports it full.
+    const tls::receive_result res = t.session.receive(target.first(static_cast<std::size_t>(n)), room, t.wire);
+    if (res.produced != 0) {
+      feed_plain(room.first(res.produced));
+      if (dead()) return;
+    }
+    if (res.state == tls::status::failed) {
+      tls_failed(t.session.reason());
+      return;
+    }
+    if (res.state == tls::status::closed) {
+      // close_notify: the peer sends nothing more, as with EOF.
+      if (uncork() == 0) write_out();
+      lost("connection closed without a Close frame");
+      return;
+    }
+    if (over_discard_budget(static_cast<std::size_t>(n))) {
+      r().close(this);
+      return;
+    }
+    if (static_cast<std::size_t>(n) < target.size() && !hung_up()) return;
+  }
+  r().read_later(this);
+}
+
+// Plaintext in the shared buffer: handled in place, or after what in_ holds of
+// an incomplete frame.
+void connection::feed_plain(std::span<std::uint8_t> bytes) {
+  if (in_.empty()) {
+    consume_input(bytes, false);
+    return;
+  }
+  fit_frame();
+  std::uint8_t* p = grow_input(bytes.size(), in_.size());
+  if (p == nullptr) {
+    if (!dead()) consume_input(bytes, false);  // failed and lingering: skipped by headers
+    return;
+  }
+  std::memcpy(p, bytes.data(), bytes.size());
+  in_.commit(bytes.size());
+  consume_input(in_.bytes(), true);
+}
+
+// Garbage, plain HTTP, an alert or a refused certificate: the alert OpenSSL
+// wrote goes out if the kernel takes it, and the connection ends without a
+// word on stdout.
+void connection::tls_failed(std::string_view reason) {
+  tls_link& t = *tls();
+  if (!t.wire.empty()) net::send(fd(), t.wire.data(), t.wire.size());
+  t.wire.release();
+  r().cork_buffer().clear();
+  out_.clear();
+  if (ep_->side == role::client && phase_ == phase::handshake) {
+    client_failed(*this, std::string(reason));
+    return;
+  }
+  terminate(reason);
+}
+
+long connection::uncork_tls() {
+  if (r().corked() != this) return 0;
+  tls_link& t = *tls();
+  buffer& cork = r().cork_buffer();
+  if (!cork.empty()) {
+    if (out_.empty() && !blocked_ && t.session.handshake_done()) {
+      const tls::send_result res = t.session.send(cork.bytes(), t.wire);
+      cork.clear();
+      if (res.state == tls::status::failed) return -EPROTO;
+      sync_backlog();
+      if (dead()) return 0;
+    } else {
+      out_.append(cork.bytes());
+      cork.clear();
+      pong_len_ = no_pong;
+      r().flush_later(this);
+      sync_backlog();
+    }
+  }
+  if (blocked_) return 0;
+  return write_tls();
+}
+
+long connection::write_tls() {
+  tls_link& t = *tls();
+  for (;;) {
+    if (t.wire.empty()) {
+      if (out_.empty() || !t.session.handshake_done()) {
+        t.wire.release();  // an idle connection holds no ciphertext room
+        sync_backlog();
+        return 0;
+      }
+      const std::size_t n = std::min(out_.size(), tls_chunk);
+      const tls::send_result res = t.session.send(out_.bytes().first(n), t.wire);
+      if (res.state == tls::status::failed) return -EPROTO;
+      if (res.consumed == 0) return 0;  // after our close_notify: nothing more goes
+      consume_out(res.consumed);
+      continue;
+    }
+    long n = net::send(fd(), t.wire.data(), t.wire.size());
+    if (n > 0) {
+      t.wire.consume(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n == -EAGAIN || n == -EWOULDBLOCK) {
+      blocked_ = true;
+      return 0;
+    }
+    return n == 0 ? -EPIPE : n;
+  }
+}
+
+// A large payload: header and payload encrypted straight from the caller's
+// memory (the first record carries the header and the payload's start, so no
+// record holds a header alone), then sent with what the kernel takes.
+send_status connection::send_direct_tls(opcode op, std::span<const std::uint8_t> payload, send_status status) {
+  tls_link& t = *tls();
+  frame_head head = make_frame_head(op, payload.size());
+  std::array<std::uint8_t, std::size_t{16} << 10> first;
+  const std::size_t lead = std::min(payload.size(), first.size() - head.size);
+  std::memcpy(first.data(), head.bytes, head.size);
+  std::memcpy(first.data() + head.size, payload.data(), lead);
+  tls::send_result res = t.session.send(std::span<const std::uint8_t>(first.data(), head.size + lead), t.wire);
+  if (res.state != tls::status::failed && lead < payload.size()) res = t.session.send(payload.subspan(lead), t.wire);
+  if (res.state != tls::status::failed) {
+    sync_backlog();  // may shed this very connection (the server-wide cap)
+    if (dead() || phase_ != phase::open) return send_status::dropped;
+  }
+  long rc = res.state == tls::status::failed ? -EPROTO : write_tls();
+  if (rc < 0) {
+    close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);
+    return send_status::dropped;
+  }
+  if (!t.wire.empty()) {
+    r().flush_later(this);
+    return send_status::queued;
+  }
+  return status;
+}
+
+bool connection::tls_goodbye() {
+  tls_link& t = *tls();
+  if (t.session.handshake_done() && !t.session.failed()) t.session.shutdown(t.wire);
+  if (t.wire.empty()) return true;
+  if (write_tls() < 0) {
+    t.wire.release();
+    return true;
+  }
+  return t.wire.empty();
+}
+
+}  // namespace zws::detail
