@@ -11,7 +11,7 @@ namespace {
 
 constexpr const char* usage =
     "usage: zws-echo --port N [--host H] [--threads N] [--max-message BYTES]\n"
-    "                [--handshake-timeout S] [--idle-timeout S]\n"
+    "                [--handshake-timeout S] [--idle-timeout S] [--deflate]\n"
     "Echoes every text and binary message, on every path, with the same opcode.\n"
     "  --port N               port to listen on (0: any free port)\n"
     "  --host H               numeric address or localhost (default: every address)\n"
@@ -19,6 +19,7 @@ constexpr const char* usage =
     "  --max-message BYTES    larger messages close with 1009 (default 16 MiB)\n"
     "  --handshake-timeout S  seconds to complete the upgrade (default 10)\n"
     "  --idle-timeout S       close silent connections after S seconds (default: never)\n"
+    "  --deflate              accept permessage-deflate (a build with zlib: make DEFLATE=1)\n"
     "Stops cleanly on SIGINT or SIGTERM (Close 1001 to every client).\n";
 
 struct options {
@@ -49,6 +50,8 @@ options parse(int argc, char** argv) {
       o.echo.handshake_timeout = std::chrono::seconds(a.number<unsigned>(1, 86400));
     } else if (a.is("--idle-timeout")) {
       o.echo.idle_timeout = std::chrono::seconds(a.number<unsigned>(0, 86400));
+    } else if (a.is("--deflate")) {
+      o.echo.deflate.enable = true;
     } else {
       a.unknown();
     }

@@ -27,6 +27,9 @@ struct ClientOptions {
   std::vector<std::pair<std::string, std::string>> headers{};
   // TCP connect, per address tried; the handshake has behavior.handshake_timeout.
   std::chrono::milliseconds connect_timeout{10'000};
+  // permessage-deflate: with .enable, offer it (never in a build without zlib); an
+  // answer the offer does not allow fails the connection (on_error).
+  deflate_options deflate{};
 };
 
 // Starts connecting to a ws:// URL (numeric hosts and "localhost" resolve

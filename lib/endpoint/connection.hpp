@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "io/reactor.hpp"
+#include "protocol/deflate_stream.hpp"
 #include "zws/buffer.hpp"
 #include "zws/reader.hpp"
 #include "zws/websocket.hpp"
@@ -37,6 +38,8 @@ namespace zws::detail {
 struct server_loop;
 struct route_entry;
 struct client_endpoint;
+struct deflate_link;
+struct broadcast_frames;
 
 // What connections of one route on one loop (or one client connection) share.
 struct endpoint {
@@ -49,6 +52,10 @@ struct endpoint {
   server_loop* server = nullptr;             // server connections only
   route_entry* route = nullptr;              // server connections past the upgrade
   std::vector<std::string_view> protocols;   // views of b->protocols
+  // permessage-deflate: the loop's zlib budget (server; null for a client), and the
+  // route's shared deflaters, made when first needed (compression.hpp).
+  std::shared_ptr<zlib_budget> zlib;
+  std::unique_ptr<shared_deflaters> shared;
 };
 
 // closing: frames are still parsed (only a Close matters); lingering: our Close
@@ -56,11 +63,14 @@ struct endpoint {
 enum class phase : std::uint8_t { connecting, handshake, open, closing, lingering, closed, draining };
 
 // What only some connections need, allocated only for them: the request path
-// of a connection accepted by a wildcard route (and its user data, whose slot
-// this takes over).
+// of a connection accepted by a wildcard route, the permessage-deflate state of
+// one that agreed on it (and its user data, whose slot this takes over).
 struct connection_extras {
+  connection_extras() noexcept;
+  ~connection_extras();
   std::unique_ptr<zws::detail::user_box> user;
   std::string path;
+  std::unique_ptr<deflate_link> deflate;
 };
 
 class connection final : public io_handle, public WebSocket {
@@ -79,6 +89,9 @@ class connection final : public io_handle, public WebSocket {
   send_status send_piece(opcode op, std::span<const std::uint8_t> payload, bool last);
   // Appends an already encoded (unmasked, server) frame: broadcasts encode once.
   send_status send_encoded(opcode op, std::span<const std::uint8_t> frame);
+  // A broadcast's message: its plain frame, its frame compressed once per shared
+  // deflater, or compressed for this connection alone (context takeover).
+  send_status send_broadcast(broadcast_frames& frames);
   void start_close(std::uint16_t code, std::string_view reason);
   void terminate(std::string_view reason);
 
@@ -86,6 +99,11 @@ class connection final : public io_handle, public WebSocket {
   void set_user_data(zws::detail::user_box* box) noexcept;
   std::string_view request_path() const noexcept;
   void keep_path(std::string_view path);
+  // permessage-deflate: the state of a connection that agreed on it, or null.
+  deflate_link* deflate() const noexcept;
+  // The handshake agreed on `agreed` for endpoint `ep`: received compressed messages
+  // are inflated, sent ones compressed (call before open(ep): the reader learns it there).
+  void use_deflate(endpoint& ep, const deflate_params& agreed, const deflate_options& opts);
 
   // Phase changes shared with the server and client code.
   void open(endpoint* ep);
@@ -101,6 +119,9 @@ class connection final : public io_handle, public WebSocket {
   void close_later(std::uint16_t code, std::string reason, bool cut);
   void notify_close(std::uint16_t code, std::string_view reason);
   std::size_t process_frames(std::span<std::uint8_t> bytes);
+  // A piece of a compressed message: inflated, and delivered when whole (or as a
+  // piece when streaming). False when the connection failed.
+  bool inflate_piece(const event& e);
   reactor& r() const noexcept { return *ep_->r; }
   const Behavior& b() const noexcept { return *ep_->b; }
 
@@ -149,6 +170,7 @@ class connection final : public io_handle, public WebSocket {
   void flush();
   long write_out();  // sends what the kernel takes: 0, or -errno when the peer is gone
   send_status send_direct(opcode op, std::span<const std::uint8_t> payload, send_status status);
+  connection_extras& extras();
   void on_peer_close(std::uint16_t code, std::string_view reason);
   void drop_queued_data();
   void advance_skew(std::size_t sent) noexcept;
