@@ -12,6 +12,7 @@ namespace {
 constexpr const char* usage =
     "usage: zws-echo --port N [--host H] [--threads N] [--max-message BYTES]\n"
     "                [--handshake-timeout S] [--idle-timeout S] [--tls-cert F --tls-key F]\n"
+    "                [--deflate]\n"
     "Echoes every text and binary message, on every path, with the same opcode.\n"
     "  --port N               port to listen on (0: any free port)\n"
     "  --host H               numeric address or localhost (default: every address)\n"
@@ -21,6 +22,7 @@ constexpr const char* usage =
     "  --idle-timeout S       close silent connections after S seconds (default: never)\n"
     "  --tls-cert F           wss:// instead of ws://: certificate chain (PEM, leaf first)\n"
     "  --tls-key F            its private key (PEM); both or neither\n"
+    "  --deflate              accept permessage-deflate (a build with zlib: make DEFLATE=1)\n"
     "Stops cleanly on SIGINT or SIGTERM (Close 1001 to every client).\n";
 
 struct options {
@@ -56,6 +58,8 @@ options parse(int argc, char** argv) {
       o.tls.cert_chain_file = a.value();
     } else if (a.is("--tls-key")) {
       o.tls.key_file = a.value();
+    } else if (a.is("--deflate")) {
+      o.echo.deflate.enable = true;
     } else {
       a.unknown();
     }

@@ -32,6 +32,9 @@ struct ClientOptions {
   // the server's chain is verified against the system store, and the URL's host
   // against the certificate.
   tls_client_options tls{};
+  // permessage-deflate: with .enable, offer it (never in a build without zlib); an
+  // answer the offer does not allow fails the connection (on_error).
+  deflate_options deflate{};
 };
 
 // Starts connecting to a ws:// or wss:// URL (numeric hosts and "localhost" resolve

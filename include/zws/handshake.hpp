@@ -100,10 +100,11 @@ void write_upgrade_request(buffer& out, const upgrade_request_options& opts, con
 //   status 101 (bad_status); Upgrade lists "websocket" and Connection lists
 //   "upgrade" (bad_upgrade_response); Sec-WebSocket-Accept matches key
 //   (bad_accept); Sec-WebSocket-Protocol absent or exactly one of `offered`
-//   (bad_subprotocol); no Sec-WebSocket-Extensions at all (bad_extension: zws
-//   offers none yet). The chosen subprotocol, if any, is
-//   resp.headers.find("Sec-WebSocket-Protocol").
+//   (bad_subprotocol); no Sec-WebSocket-Extensions at all (bad_extension) unless
+//   `extensions_offered`: then the caller checks them (check_deflate_answer).
+//   The chosen subprotocol, if any, is resp.headers.find("Sec-WebSocket-Protocol").
 error verify_upgrade_response(const http::response& resp, const client_key& key,
-                              std::span<const std::string_view> offered = {}) noexcept;
+                              std::span<const std::string_view> offered = {},
+                              bool extensions_offered = false) noexcept;
 
 }  // namespace zws

@@ -4,7 +4,8 @@
 // on the returned event, drops `consumed` bytes and calls again. The reader never
 // calls user code, allocates only to reassemble a fragmented message, and checks
 // every rule of RFC 6455 §5 and §7 as soon as a frame header is complete, before
-// any payload has to be buffered. No extension is negotiated, so RSV1-3 must be 0.
+// any payload has to be buffered. RSV2-3 must be 0; RSV1 too unless permessage-deflate
+// was negotiated (set_deflate), and then only on the first frame of a data message.
 // Text is validated as its bytes arrive: a frame whose payload is still incomplete
 // is refused at the first invalid byte that has arrived (fail fast), not when it ends.
 //
@@ -12,6 +13,15 @@
 // when fragmented). With reader_limits::streaming, payload is yielded in pieces as
 // it arrives, unmasked and validated, and nothing is reassembled: memory stays
 // bounded by what the caller passes in, whatever the message size.
+//
+// A compressed message (RSV1, RFC 7692) is always yielded as pieces marked
+// `compressed`, in both modes, as its bytes arrive: the caller inflates them
+// (lib/protocol/deflate_stream.hpp), so nothing compressed is reassembled and the
+// inflater's running cap, not the wire size, decides 1009. Its payload is not
+// checked as UTF-8 here (the inflater checks the inflated text); its compressed
+// size is bounded by max_message_size plus 1/1024 of it and 1 KiB (room for an
+// incompressible message's stored blocks; an endless stream of empty deflate
+// blocks ends there), and its frames count toward max_fragments.
 #pragma once
 
 #include <cstddef>
@@ -59,6 +69,8 @@ struct event {
   // message). A message yields at least one piece; `data` may be empty.
   bool first = false;
   bool last = false;
+  // piece: the message was compressed (RSV1): `data` is deflated payload.
+  bool compressed = false;
   // need_more: the whole frame's size (header + payload) once its header is
   // complete, so the caller can reserve; 0 while even the header is incomplete
   // (and always 0 when streaming, where payload is never waited for).
@@ -105,8 +117,16 @@ class reader {
   // returns {0, e}.
   void abandon(error e) noexcept { (void)fail(e); }
 
+  // permessage-deflate was negotiated: RSV1 is allowed on the first frame of a
+  // data message (set after the handshake, before the first frame).
+  void set_deflate(bool on) noexcept { deflate_ = on; }
+
   // Whether an error or a close has been returned.
   bool finished() const noexcept { return state_ == state::finished; }
+
+  // Streaming (and compressed messages): payload bytes of the current frame not
+  // yet yielded; 0 between frames.
+  std::uint64_t payload_left() const noexcept;
 
   // Whether a fragmented message is open (its first frame was absorbed).
   bool in_message() const noexcept { return state_ == state::fragmented; }
@@ -145,6 +165,8 @@ class reader {
   opcode message_op_ = opcode::binary;  // opcode of the open fragmented message
   error err_ = error::none;             // once finished: the error, or none after a close
   std::uint16_t close_code_ = 0;        // once finished by a close: its code
+  bool deflate_ = false;                // RSV1 allowed on a message's first frame
+  bool compressed_ = false;             // the open message is compressed
 };
 
 }  // namespace zws

@@ -72,6 +72,12 @@ class Server {
   // backpressure_policy::close they are closed with 1008. 0: no server-wide cap.
   static constexpr std::size_t default_max_backpressure_total = std::size_t{256} << 20;
   Server& max_backpressure_total(std::size_t bytes);
+  // Most zlib memory (permessage-deflate) over all connections (each loop of run(n)
+  // holds 1/n of it). A new connection whose compression state would not fit is
+  // answered without the extension (not refused); a compressed message that needs
+  // memory past it is sent uncompressed, and one received closes with 1011.
+  static constexpr std::size_t default_max_zlib_memory = std::size_t{256} << 20;
+  Server& max_zlib_memory(std::size_t bytes);
 
   // Listens on every IPv4 address (and IPv6 when available) or on `host`, which
   // must be numeric or "localhost". Port 0 picks a free port: see port().

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "zws/deflate.hpp"
 #include "zws/error.hpp"
 #include "zws/frame.hpp"
 #include "zws/loop.hpp"
@@ -195,6 +196,13 @@ struct Behavior {
   std::size_t max_head_size = 8192;                      // request head (431)
   std::size_t max_headers = 64;                          // header fields (431)
   bool auto_pong = true;                                 // answer pings (on_ping is still called)
+
+  // permessage-deflate (RFC 7692), off by default: a compressing connection costs
+  // zlib memory (see zws/deflate.hpp and Server::max_zlib_memory) and CPU per message,
+  // a choice an application makes knowing its traffic. `.deflate = {.enable = true}`
+  // accepts the offers browsers, Node ws and Python websockets make. A build without
+  // zlib (make DEFLATE=0) never accepts it.
+  deflate_options deflate{};
 };
 
 class WebSocket {

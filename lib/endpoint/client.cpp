@@ -27,6 +27,8 @@ struct client_endpoint : endpoint {
   std::string last_error;
   std::shared_ptr<const tls::client_context> tls;  // wss:// only
   std::string tls_host;                             // the URL's host, for SNI and verification
+  bool offered_deflate = false;
+  deflate_offer offer{};
 };
 
 namespace {
@@ -96,6 +98,13 @@ void send_request(connection& c) {
   opts.target = ep.target;
   opts.origin = ep.options.origin;
   opts.subprotocols = ep.protocols;
+  ep.offered_deflate = deflate_available() && ep.options.deflate.enable;
+  extension_value offer_value;
+  if (ep.offered_deflate) {
+    ep.offer = make_deflate_offer(ep.options.deflate);
+    offer_value = ep.offer.value();
+    extra.push_back({"Sec-WebSocket-Extensions", offer_value.view()});
+  }
   opts.extra = extra;
   write_upgrade_request(c.out_, opts, ep.key);
   c.phase_ = phase::handshake;
@@ -143,7 +152,7 @@ std::size_t client_handshake(connection& c, std::span<std::uint8_t> bytes) {
     return bytes.size();
   }
   const http::response& resp = parser.get();
-  if (error e = verify_upgrade_response(resp, ep.key, ep.protocols); e != error::none) {
+  if (error e = verify_upgrade_response(resp, ep.key, ep.protocols, ep.offered_deflate); e != error::none) {
     std::string why = e == error::bad_status
                           ? "server answered " + std::to_string(resp.status) + " " + std::string(resp.reason)
                           : std::string(describe(e));
@@ -153,6 +162,14 @@ std::size_t client_handshake(connection& c, std::span<std::uint8_t> bytes) {
   if (auto chosen = resp.headers.find("Sec-WebSocket-Protocol")) {
     for (std::size_t i = 0; i < ep.protocols.size() && i < 255; ++i)
       if (ep.protocols[i] == *chosen) c.protocol_ = static_cast<std::uint8_t>(i + 1);
+  }
+  if (ep.offered_deflate) {
+    const deflate_answer answer = check_deflate_answer(resp.headers, ep.offer);
+    if (answer.err != error::none) {
+      client_failed(c, "handshake: " + std::string(describe(answer.err)));
+      return bytes.size();
+    }
+    if (answer.accepted) c.use_deflate(ep, answer.params, ep.options.deflate);
   }
   c.open(c.ep_);
   if (c.dead() || c.phase_ != phase::open) return bytes.size();

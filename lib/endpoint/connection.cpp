@@ -1,5 +1,7 @@
 #include "endpoint/connection.hpp"
 
+#include "endpoint/compression.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -245,7 +247,11 @@ std::size_t connection::process_frames(std::span<std::uint8_t> bytes) {
         if (phase_ == phase::open && beh.on_message) beh.on_message(*this, Message{e.op, e.text()});
         break;
       case event_kind::piece:
-        if (phase_ == phase::open && beh.on_piece) beh.on_piece(*this, MessagePiece{e.op, e.text(), e.first, e.last});
+        if (e.compressed) {
+          if (!inflate_piece(e)) return off;
+        } else if (phase_ == phase::open && beh.on_piece) {
+          beh.on_piece(*this, MessagePiece{e.op, e.text(), e.first, e.last});
+        }
         break;
       case event_kind::ping:
         if (phase_ == phase::open) {
@@ -265,6 +271,47 @@ std::size_t connection::process_frames(std::span<std::uint8_t> bytes) {
     }
     if (dead() || phase_ > phase::closing) return off;
   }
+}
+
+// Inflates as the compressed bytes arrive, into the link's buffer: the inflater
+// stops at max_message_size (1009) whatever the ratio, and checks text as it is
+// produced (1007). Streaming delivers what each piece inflates to, at once.
+bool connection::inflate_piece(const event& e) {
+  deflate_link* d = deflate();
+  if (d == nullptr) {  // the reader allows RSV1 only once use_deflate made the link
+    reader_.abandon(error::reserved_bits);
+    fail(error::reserved_bits);
+    return false;
+  }
+  if (e.first) d->in.begin(ep_->limits.max_message_size, e.op == opcode::text);
+  error err = d->in.write(e.data, d->message);
+  if (err == error::none && e.last) err = d->in.finish(d->message);
+  if (err != error::none) {
+    // The rest of the frame is skipped by its length while lingering.
+    const std::uint64_t left = reader_.payload_left();
+    d->message.release();
+    reader_.abandon(err);
+    fail(err);
+    if (phase_ == phase::lingering) need_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(left, 0xFFFFFFFFu));
+    return false;
+  }
+  const Behavior& beh = b();
+  const std::string_view text(reinterpret_cast<const char*>(d->message.data()), d->message.size());
+  if (ep_->limits.streaming) {
+    if (phase_ == phase::open && beh.on_piece) beh.on_piece(*this, MessagePiece{e.op, text, e.first, e.last});
+  } else if (e.last) {
+    if (phase_ == phase::open && beh.on_message) beh.on_message(*this, Message{e.op, text});
+  } else {
+    return true;
+  }
+  if (dead()) return false;
+  // An idle connection keeps no inflated bytes beyond a small buffer.
+  if (d->message.capacity() > (std::size_t{4} << 10)) {
+    d->message.release();
+  } else {
+    d->message.clear();
+  }
+  return true;
 }
 
 void connection::touch_idle() noexcept {
@@ -473,11 +520,29 @@ void connection::keep_path(std::string_view path) {
   x.has_path = true;
 }
 
+connection_extras::connection_extras() noexcept = default;
+connection_extras::~connection_extras() = default;
+
+deflate_link* connection::deflate() const noexcept {
+  return extras_ ? static_cast<connection_extras*>(user_)->deflate.get() : nullptr;
+}
+
+void connection::use_deflate(endpoint& ep, const deflate_params& agreed, const deflate_options& opts) {
+  deflater* shared = nullptr;
+  const deflate_stream_params p = stream_params(agreed, ep.side);
+  if (ep.side == role::server && p.deflate_no_context_takeover && can_deflate(p.deflate_window_bits)) {
+    if (!ep.shared) ep.shared = std::make_unique<shared_deflaters>(opts.level, opts.mem_level, ep.zlib.get());
+    shared = &ep.shared->for_window(p.deflate_window_bits);
+  }
+  extras().deflate = std::make_unique<deflate_link>(agreed, ep.side, opts, ep.zlib, shared);
+}
+
 void connection::open(endpoint* ep) {
   if (ep != ep_) {
     ep_ = ep;
     reader_ = reader(ep->side, ep->limits);
   }
+  reader_.set_deflate(deflate() != nullptr);
   phase_ = phase::open;
   opened_ = true;
   if (b().idle_timeout.count() > 0) {

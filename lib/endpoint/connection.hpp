@@ -29,6 +29,7 @@
 
 #include "io/reactor.hpp"
 #include "io/tls.hpp"
+#include "protocol/deflate_stream.hpp"
 #include "zws/buffer.hpp"
 #include "zws/reader.hpp"
 #include "zws/websocket.hpp"
@@ -38,6 +39,8 @@ namespace zws::detail {
 struct server_loop;
 struct route_entry;
 struct client_endpoint;
+struct deflate_link;
+struct broadcast_frames;
 
 // What connections of one route on one loop (or one client connection) share.
 struct endpoint {
@@ -50,6 +53,10 @@ struct endpoint {
   server_loop* server = nullptr;             // server connections only
   route_entry* route = nullptr;              // server connections past the upgrade
   std::vector<std::string_view> protocols;   // views of b->protocols
+  // permessage-deflate: the loop's zlib budget (server; null for a client), and the
+  // route's shared deflaters, made when first needed (compression.hpp).
+  std::shared_ptr<zlib_budget> zlib;
+  std::unique_ptr<shared_deflaters> shared;
 };
 
 // closing: frames are still parsed (only a Close matters); lingering: our Close
@@ -65,14 +72,17 @@ struct tls_link {
 
 // What only some connections need, allocated only for them: the request path
 // of a connection accepted by a wildcard route, the TLS transport of a TLS
-// connection (and its user data, whose slot this takes over). A plain
-// connection on an exact route pays nothing for TLS: not one byte of the
-// connection struct.
+// connection, the permessage-deflate state of one that agreed on it (and its
+// user data, whose slot this takes over). A plain connection on an exact route
+// pays nothing for TLS or compression: not one byte of the connection struct.
 struct connection_extras {
+  connection_extras() noexcept;
+  ~connection_extras();
   std::unique_ptr<zws::detail::user_box> user;
   std::string path;
   bool has_path = false;
   std::unique_ptr<tls_link> tls;
+  std::unique_ptr<deflate_link> deflate;
 };
 
 class connection final : public io_handle, public WebSocket {
@@ -91,6 +101,9 @@ class connection final : public io_handle, public WebSocket {
   send_status send_piece(opcode op, std::span<const std::uint8_t> payload, bool last);
   // Appends an already encoded (unmasked, server) frame: broadcasts encode once.
   send_status send_encoded(opcode op, std::span<const std::uint8_t> frame);
+  // A broadcast's message: its plain frame, its frame compressed once per shared
+  // deflater, or compressed for this connection alone (context takeover).
+  send_status send_broadcast(broadcast_frames& frames);
   void start_close(std::uint16_t code, std::string_view reason);
   void terminate(std::string_view reason);
 
@@ -106,6 +119,11 @@ class connection final : public io_handle, public WebSocket {
   }
   // Makes this a TLS connection over `session` (a client then calls its start()).
   void use_tls(tls::session session);
+  // permessage-deflate: the state of a connection that agreed on it, or null.
+  deflate_link* deflate() const noexcept;
+  // The handshake agreed on `agreed` for endpoint `ep`: received compressed messages
+  // are inflated, sent ones compressed (call before open(ep): the reader learns it there).
+  void use_deflate(endpoint& ep, const deflate_params& agreed, const deflate_options& opts);
 
   // Phase changes shared with the server and client code.
   void open(endpoint* ep);
@@ -123,6 +141,9 @@ class connection final : public io_handle, public WebSocket {
   void close_later(std::uint16_t code, std::string reason, bool cut);
   void notify_close(std::uint16_t code, std::string_view reason);
   std::size_t process_frames(std::span<std::uint8_t> bytes);
+  // A piece of a compressed message: inflated, and delivered when whole (or as a
+  // piece when streaming). False when the connection failed.
+  bool inflate_piece(const event& e);
   reactor& r() const noexcept { return *ep_->r; }
   const Behavior& b() const noexcept { return *ep_->b; }
 

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "endpoint/compression.hpp"
 #include "endpoint/connection.hpp"
 #include "io/net.hpp"
 #include "base/random.hpp"
@@ -87,6 +88,17 @@ send_status connection::send_message(opcode op, std::span<const std::uint8_t> pa
   send_status status = blocked_ ? send_status::queued : send_status::sent;
   const std::size_t limit = b().max_backpressure;
   if (limit != 0 && queued() >= limit && over_backpressure(status)) return status;
+  if (deflate_link* d = deflate(); d != nullptr && d->compresses(payload.size())) {
+    // Compressed once, straight behind what is corked; the copy into the output is
+    // of the compressed bytes only. If zlib is refused memory, it goes out plain.
+    mask_key key;
+    if (ep_->side == role::client) random_bytes(key.bytes, sizeof key.bytes);
+    buffer& to = output();
+    if (append_compressed_frame(to, d->compressor(), op, payload, ep_->side == role::client ? &key : nullptr)) {
+      wrote(to);
+      return status;
+    }
+  }
   if (ep_->side == role::client) {
     mask_key key;
     random_bytes(key.bytes, sizeof key.bytes);
@@ -209,6 +221,14 @@ send_status connection::send_encoded(opcode, std::span<const std::uint8_t> frame
   to.append(frame);
   wrote(to);
   return status;
+}
+
+send_status connection::send_broadcast(broadcast_frames& frames) {
+  deflate_link* d = deflate();
+  if (d == nullptr || !d->compresses(frames.data.size())) return send_encoded(frames.op, frames.plain);
+  if (d->shared == nullptr) return send_message(frames.op, frames.data);
+  const buffer& frame = frames.frame_for(*d->shared);
+  return send_encoded(frames.op, frame.empty() ? frames.plain : frame.bytes());
 }
 
 send_status connection::send_control(opcode op, std::string_view payload) {

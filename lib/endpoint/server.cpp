@@ -9,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "endpoint/compression.hpp"
 #include "endpoint/server_state.hpp"
 #include "zws/writer.hpp"
 
@@ -117,6 +118,8 @@ endpoint* server_loop::endpoint_for(std::size_t i) {
     ep->server = this;
     ep->route = &route;
     for (const auto& p : route.behavior.protocols) ep->protocols.push_back(p);
+    if (!zlib) zlib = std::make_shared<zlib_budget>(s->max_zlib / std::max<std::size_t>(1, s->loops.size()));
+    ep->zlib = zlib;
     routes[i] = std::move(ep);
   }
   return routes[i].get();
@@ -486,15 +489,18 @@ failure Server::adopt(int fd, std::string_view already_read) {
 }
 
 void Server::broadcast(std::string_view path, std::string_view data, zws::opcode op) {
-  // One encoding for everyone: server frames are not masked.
+  // One encoding for everyone: server frames are not masked. With permessage-deflate,
+  // one compression per loop and shared deflater (see compression.hpp).
   auto frame = std::make_shared<buffer>();
   write_frame(*frame, op, data);
-  auto deliver = [frame, op, path = std::string(path)](detail::server_loop* sl) {
+  auto deliver = [frame, size = data.size(), op, path = std::string(path)](detail::server_loop* sl) {
+    // The payload is the frame's tail (unmasked).
+    detail::broadcast_frames frames{op, frame->bytes().last(size), frame->bytes(), {}};
     sl->r().for_each_slot([&](void* object) {
       auto* c = static_cast<detail::connection*>(static_cast<detail::io_handle*>(object));
       if (c->ep_->server == sl && c->phase_ == detail::phase::open && !c->dead() &&
           (c->ep_->path == path || c->request_path() == path))
-        c->send_encoded(op, frame->bytes());
+        c->send_broadcast(frames);
     });
   };
   std::vector<detail::server_loop*> loops;
@@ -513,6 +519,11 @@ void Server::broadcast(std::string_view path, std::string_view data, zws::opcode
       });
     }
   }
+}
+
+Server& Server::max_zlib_memory(std::size_t bytes) {
+  state_->max_zlib = bytes;
+  return *this;
 }
 
 std::size_t Server::connections() const noexcept { return state_->open.load(); }

@@ -51,6 +51,9 @@ struct server_loop {
   std::vector<std::unique_ptr<endpoint>> routes;
   std::size_t live = 0;  // connections of this server on this loop, any phase
   std::size_t backlog = 0;  // bytes held by the out_ queues of this loop's connections
+  // zlib memory of this loop's connections, against its share of max_zlib_memory
+  // (made with the first endpoint, once the number of loops is known).
+  std::shared_ptr<zlib_budget> zlib;
   bool stopping = false;
   timer_id stop_timer = 0;
 
@@ -77,6 +80,7 @@ struct server_state {
   std::function<void(const Request&, Response&)> http;
   std::size_t max_connections = 0;
   std::size_t max_backlog = Server::default_max_backpressure_total;
+  std::size_t max_zlib = Server::default_max_zlib_memory;
   std::atomic<std::size_t> open{0};
   Behavior defaults;  // handshake limits over all routes
   std::vector<net::address> bound;

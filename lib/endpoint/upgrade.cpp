@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "endpoint/compression.hpp"
 #include "endpoint/server_state.hpp"
 #include "zws/handshake.hpp"
 
@@ -125,10 +126,21 @@ bool upgrade(connection& c, const http::request& req, std::size_t head_size) {
     }
   }
   std::vector<http::header> extra;
+  // permessage-deflate: exactly what was agreed, or no header at all (an empty one
+  // broke Safari). Past the loop's zlib budget, the answer declines the offer.
+  deflate_accept agreed;
+  if (deflate_available() && b.deflate.enable) {
+    agreed = negotiate_deflate(req.headers, b.deflate);
+    if (agreed.accepted && !ep->zlib->admits(zlib_bytes_to_admit(agreed.params, role::server, b.deflate))) {
+      agreed.accepted = false;
+    }
+  }
+  if (agreed.accepted) extra.push_back({"Sec-WebSocket-Extensions", agreed.value.view()});
   for (const auto& [name, value] : up.headers()) extra.push_back({name, value});
   write_upgrade_response(c.out_, *req.headers.find("Sec-WebSocket-Key"), protocol, extra);
   c.set_user_data(up.data().release());
   if (is_wildcard(route->path)) c.keep_path(req.path);
+  if (agreed.accepted) c.use_deflate(*ep, agreed.params, b.deflate);
   ++ep->route->open;
   ++s->open;
   c.open(ep);

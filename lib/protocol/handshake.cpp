@@ -167,7 +167,7 @@ void write_upgrade_request(buffer& out, const upgrade_request_options& opts, con
 }
 
 error verify_upgrade_response(const http::response& resp, const client_key& key,
-                              std::span<const std::string_view> offered) noexcept {
+                              std::span<const std::string_view> offered, bool extensions_offered) noexcept {
   if (resp.status != 101) return error::bad_status;
   const http::headers& h = resp.headers;
   if (!h.has_token("Upgrade", "websocket") || !h.has_token("Connection", "upgrade")) {
@@ -183,7 +183,7 @@ error verify_upgrade_response(const http::response& resp, const client_key& key,
     for (std::string_view o : offered) was_offered = was_offered || (!o.empty() && o == *chosen);
     if (!was_offered) return error::bad_subprotocol;
   }
-  if (h.count("Sec-WebSocket-Extensions") != 0) return error::bad_extension;
+  if (!extensions_offered && h.count("Sec-WebSocket-Extensions") != 0) return error::bad_extension;
   return error::none;
 }
 

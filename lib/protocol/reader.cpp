@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <utility>
 
@@ -12,11 +13,21 @@ namespace {
 // A zws::buffer indexes with 32 bits, so no reassembled message can be larger.
 constexpr std::uint64_t buffer_limit = 0xFFFFFFFFu;
 
+// Compressed bytes a message of at most `max` inflated bytes may take: stored
+// blocks cost 5 bytes per 64 KiB, so an incompressible message still fits.
+std::uint64_t compressed_limit(std::uint64_t max) noexcept {
+  const std::uint64_t slack = max / 1024 + 1024;
+  constexpr std::uint64_t top = std::numeric_limits<std::uint64_t>::max();
+  return max > top - slack ? top : max + slack;
+}
+
 // The rules the first two header bytes decide, checked before the extended
 // length and mask key arrive. `open` says whether a fragmented message is open.
-error check_start(std::uint8_t b0, std::uint8_t b1, role r, bool open) noexcept {
-  if ((b0 & 0x70) != 0) return error::reserved_bits;
+// `deflate`: RSV1 may mark the first frame of a data message (RFC 7692 §6), and
+// nothing else: not a control frame, not a continuation.
+error check_start(std::uint8_t b0, std::uint8_t b1, role r, bool open, bool deflate) noexcept {
   const std::uint8_t op = b0 & 0x0F;
+  if ((b0 & 0x30) != 0 || ((b0 & 0x40) != 0 && (!deflate || (op != 1 && op != 2)))) return error::reserved_bits;
   if (!is_known_opcode(op)) return error::unknown_opcode;
   if ((op & 0x8) != 0) {
     if ((b0 & 0x80) == 0) return error::fragmented_control;
@@ -86,7 +97,7 @@ reader::reader(role r, const reader_limits& limits) noexcept : limits_(&limits),
 reader::reader(reader&& o) noexcept
     : limits_(o.limits_), msg_(std::exchange(o.msg_, nullptr)), fragments_(o.fragments_), checked_(o.checked_),
       utf8_(o.utf8_), role_(o.role_), state_(o.state_), message_op_(o.message_op_), err_(o.err_),
-      close_code_(o.close_code_) {}
+      close_code_(o.close_code_), deflate_(o.deflate_), compressed_(o.compressed_) {}
 
 reader& reader::operator=(reader&& o) noexcept {
   if (this != &o) {
@@ -101,6 +112,8 @@ reader& reader::operator=(reader&& o) noexcept {
     message_op_ = o.message_op_;
     err_ = o.err_;
     close_code_ = o.close_code_;
+    deflate_ = o.deflate_;
+    compressed_ = o.compressed_;
   }
   return *this;
 }
@@ -109,6 +122,10 @@ reader::~reader() { delete msg_; }
 
 std::size_t reader::memory_held() const noexcept {
   return msg_ == nullptr ? 0 : sizeof(open_message) + msg_->assembly.capacity();
+}
+
+std::uint64_t reader::payload_left() const noexcept {
+  return msg_ != nullptr && msg_->in_frame ? msg_->frame_left : 0;
 }
 
 reader::open_message* reader::open() noexcept {
@@ -130,8 +147,11 @@ error reader::check_length(const frame_header& h) const noexcept {
   if ((h.payload_length >> 63) != 0) return error::length_msb_set;
   if (is_control(static_cast<opcode>(h.op))) return error::none;
   const bool open = state_ == state::fragmented;
-  const bool streaming = limits_->streaming;
-  const std::uint64_t max = streaming ? limits_->max_message_size : std::min(limits_->max_message_size, buffer_limit);
+  const bool compressed = open ? compressed_ : (h.rsv & 4) != 0;
+  const bool streaming = limits_->streaming || compressed;
+  const std::uint64_t max = compressed  ? compressed_limit(limits_->max_message_size)
+                            : streaming ? limits_->max_message_size
+                                        : std::min(limits_->max_message_size, buffer_limit);
   const std::uint64_t before = !open ? 0 : streaming ? msg_->total : msg_->assembly.size();
   if (before > max || h.payload_length > max - before) return error::message_too_big;
   if (open || !h.fin) {
@@ -182,7 +202,8 @@ read_result reader::next(std::span<std::uint8_t> bytes) noexcept {
   }
 
   if (bytes.size() < 2) return need_more(0);
-  if (const error e = check_start(bytes[0], bytes[1], role_, state_ == state::fragmented); e != error::none) {
+  if (const error e = check_start(bytes[0], bytes[1], role_, state_ == state::fragmented, deflate_);
+      e != error::none) {
     return fail(e);
   }
   frame_header h;
@@ -190,7 +211,10 @@ read_result reader::next(std::span<std::uint8_t> bytes) noexcept {
   if (const error e = check_length(h); e != error::none) return fail(e);
   const auto op = static_cast<opcode>(h.op);
   const bool control = is_control(op);
-  if (!control && limits_->streaming && (state_ == state::fragmented || !h.fin || bytes.size() - h.header_size < h.payload_length)) {
+  // A compressed message always goes the streaming way: the caller inflates it.
+  const bool compressed = !control && (state_ == state::fragmented ? compressed_ : (h.rsv & 4) != 0);
+  if (compressed || (!control && limits_->streaming &&
+                     (state_ == state::fragmented || !h.fin || bytes.size() - h.header_size < h.payload_length))) {
     return stream_start(h, bytes);
   }
   const std::size_t frame_size = h.header_size + static_cast<std::size_t>(h.payload_length);
@@ -260,6 +284,7 @@ read_result reader::stream_start(const frame_header& h, std::span<std::uint8_t> 
   if (state_ == state::idle) {
     state_ = state::fragmented;
     message_op_ = static_cast<opcode>(h.op);
+    compressed_ = (h.rsv & 4) != 0;
     fragments_ = 0;
     m->total = 0;
     m->delivered = false;
@@ -286,7 +311,7 @@ read_result reader::stream_payload(std::span<std::uint8_t> bytes, std::size_t he
   m.total += n;
   const bool frame_done = m.frame_left == 0;
   const bool last = frame_done && m.fin;
-  if (message_op_ == opcode::text && (!utf8_.write(piece) || (last && !utf8_.finish()))) {
+  if (message_op_ == opcode::text && !compressed_ && (!utf8_.write(piece) || (last && !utf8_.finish()))) {
     return fail(error::invalid_utf8);
   }
   if (frame_done) m.in_frame = false;
@@ -295,6 +320,7 @@ read_result reader::stream_payload(std::span<std::uint8_t> bytes, std::size_t he
   r.ev.kind = event_kind::piece;
   r.ev.first = !m.delivered;
   r.ev.last = last;
+  r.ev.compressed = compressed_;
   m.delivered = true;
   if (last) state_ = state::idle;
   return r;
@@ -318,6 +344,7 @@ read_result reader::on_fragment(opcode op, bool fin, std::span<std::uint8_t> pay
   if (state_ == state::idle) {
     state_ = state::fragmented;
     message_op_ = op;
+    compressed_ = false;
     fragments_ = 0;
     if (checked_ == 0) utf8_.reset();
   }

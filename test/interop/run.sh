@@ -214,6 +214,9 @@ start_nginx() {
 # --- zws servers ---------------------------------------------------------------
 start zws-echo echo_port "listening on" $bin/zws-echo --host 127.0.0.1 --port @PORT@
 start zws-echo-limit limit_port "listening on" $bin/zws-echo --host 127.0.0.1 --port @PORT@ --max-message 1024
+# The same with permessage-deflate accepted (Node ws and Python websockets clients offer it).
+start zws-echo-deflate zecho_port "listening on" $bin/zws-echo --host 127.0.0.1 --port @PORT@ --deflate
+start zws-echo-deflate-limit zlimit_port "listening on" $bin/zws-echo --host 127.0.0.1 --port @PORT@ --max-message 1024 --deflate
 if $helpers_ok; then
   start route_server route_port "route_server on" $work/route_server @PORT@ || helpers_ok=false
   start adopt_server adopt_port "adopt_server on" $work/adopt_server @PORT@ || helpers_ok=false
@@ -250,12 +253,12 @@ fi
 
 direct() { echo "ws://127.0.0.1:$echo_port/ ws://127.0.0.1:$limit_port/ ws://127.0.0.1:$route_port"; }
 via_nginx() { echo "ws://127.0.0.1:$nx_echo/ ws://127.0.0.1:$nx_limit/ ws://127.0.0.1:$nx_route"; }
+deflating() { echo "ws://127.0.0.1:$zecho_port/ ws://127.0.0.1:$zlimit_port/ ws://127.0.0.1:$route_port"; }
 
 # --- zws server <- clients we did not write -------------------------------------
-for via in direct nginx; do
+for via in direct nginx deflate; do
   if [ $via = nginx ] && ! $have_nginx; then missing_peer "zws server <- clients through nginx" "nginx not found"; continue; fi
-  urls=$([ $via = direct ] && direct || via_nginx)
-  tag=$([ $via = nginx ] && echo "+nginx" || true)
+  case $via in direct) urls=$(direct); tag="";; nginx) urls=$(via_nginx); tag="+nginx";; deflate) urls=$(deflating); tag="+deflate";; esac
   if $have_node_ws; then suite "node-ws$tag" 240 node $here/ws_client.js ws "node-ws$tag" $urls
   else missing_peer "node-ws$tag" "node or node_modules/ws missing"; fi
   if $have_websocket_node; then suite "websocket-node$tag" 240 node $here/ws_client.js websocket "websocket-node$tag" $urls

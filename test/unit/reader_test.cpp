@@ -513,6 +513,84 @@ TEST(Reader, RejectsReservedBits) {
   }
 }
 
+// ---- permessage-deflate (RSV1) ------------------------------------------------
+
+// Runs `input` through a reader with the extension negotiated, whole and byte by
+// byte: pieces are joined into messages (compressed ones marked "z:"), so both
+// chunkings must give the same records.
+V feed_deflate(const bytes& input, const zws::reader_limits& limits, std::size_t step) {
+  zws::reader rd(role::server, limits);
+  rd.set_deflate(true);
+  V out;
+  bytes pending;
+  std::string joined;
+  for (std::size_t at = 0; at < input.size(); at += step) {
+    pending.insert(pending.end(), input.begin() + static_cast<std::ptrdiff_t>(at),
+                   input.begin() + static_cast<std::ptrdiff_t>(std::min(input.size(), at + step)));
+    guarded g(pending);
+    std::size_t off = 0;
+    for (;;) {
+      const auto res = rd.next(g.bytes().subspan(off));
+      off += res.consumed;
+      if (res.ev.kind == event_kind::need_more) break;
+      if (res.ev.kind == event_kind::none) continue;
+      if (res.ev.kind == event_kind::piece) {
+        EXPECT_TRUE(res.ev.compressed || limits.streaming);
+        if (res.ev.first) joined = res.ev.compressed ? "z:" : "";
+        joined += res.ev.text();
+        if (res.ev.last) out.push_back(msg(res.ev.op, std::exchange(joined, {})));
+        continue;
+      }
+      out.push_back(record(res.ev));
+      if (ends(res.ev.kind)) return out;
+    }
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(off));
+  }
+  return out;
+}
+
+V run_deflate(const bytes& input, const zws::reader_limits& limits = zws::default_reader_limits) {
+  const V whole = feed_deflate(input, limits, input.size() == 0 ? 1 : input.size());
+  EXPECT_EQ(feed_deflate(input, limits, 1), whole) << "byte by byte";
+  return whole;
+}
+
+TEST(ReaderDeflate, Rsv1MarksACompressedMessageOnlyWhenNegotiated) {
+  // Compressed bytes are not UTF-8 and are not checked as such: the inflater checks the text.
+  const std::string deflated = "\xF2\x48\xCD\xC9\xC9\x07\x00";
+  const bytes in = cat({build({1, deflated, true, true, 4}), cf(1, "plain"), build({2, "\xFF", true, true, 4})});
+  EXPECT_EQ(run_deflate(in), (V{msg(opcode::text, "z:" + deflated), msg(opcode::text, "plain"), msg(opcode::binary, "z:\xFF")}));
+  EXPECT_EQ(run(role::server, build({1, deflated, true, true, 4})), (V{err(error::reserved_bits)}));
+}
+
+TEST(ReaderDeflate, CompressedFragmentsIncludingEmptyOnesAreOneMessage) {
+  const bytes in = cat({build({1, "ab", false, true, 4}), cf(0, "", false), cf(9, "p"), cf(0, "cd", false), cf(0, "")});
+  EXPECT_EQ(run_deflate(in), (V{ping("p"), msg(opcode::text, "z:abcd")}));
+  zws::reader_limits streaming = zws::default_reader_limits;
+  streaming.streaming = true;
+  EXPECT_EQ(run_deflate(in, streaming), (V{ping("p"), msg(opcode::text, "z:abcd")}));
+}
+
+TEST(ReaderDeflate, Rsv1ElsewhereIsAProtocolError) {
+  EXPECT_EQ(run_deflate(cat({cf(1, "a", false), build({0, "b", true, true, 4})})), (V{err(error::reserved_bits)}));
+  EXPECT_EQ(run_deflate(cat({build({1, "a", false, true, 4}), build({0, "b", true, true, 4})})),
+            (V{err(error::reserved_bits)}));
+  for (std::uint8_t op : {8, 9, 10}) EXPECT_EQ(run_deflate(build({op, "", true, true, 4})), (V{err(error::reserved_bits)}));
+  for (std::uint8_t rsv : {1, 2, 5, 6}) EXPECT_EQ(run_deflate(build({2, "x", true, true, rsv})), (V{err(error::reserved_bits)}));
+}
+
+TEST(ReaderDeflate, CompressedMessagesMeetTheLimits) {
+  zws::reader_limits limits = zws::default_reader_limits;
+  limits.max_fragments = 3;
+  limits.max_message_size = 1000;
+  // Up to the limit plus the slack for stored blocks (1/1024 and 1 KiB) is fine.
+  EXPECT_EQ(run_deflate(build({2, std::string(2024, 'x'), true, true, 4}), limits),
+            (V{msg(opcode::binary, "z:" + std::string(2024, 'x'))}));
+  EXPECT_EQ(run_deflate(build({2, std::string(2025, 'x'), true, true, 4}), limits), (V{err(error::message_too_big)}));
+  EXPECT_EQ(run_deflate(cat({build({2, "", false, true, 4}), cf(0, "", false), cf(0, "", false), cf(0, "")}), limits),
+            (V{err(error::too_many_fragments)}));
+}
+
 TEST(Reader, RejectsUnknownOpcode) {
   for (std::uint8_t op : {3, 4, 5, 6, 7, 11, 12, 13, 14, 15}) {
     EXPECT_EQ(run(role::server, cf(op, "x")), (V{err(error::unknown_opcode)})) << int(op);
