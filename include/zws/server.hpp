@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "zws/loop.hpp"
+#include "zws/redis.hpp"
 #include "zws/websocket.hpp"
 
 namespace zws {
@@ -118,6 +119,14 @@ class Server {
   // Thread-safe: subscriptions to `topic` over all loops (exact when nobody is
   // subscribing or unsubscribing it, approximate while they do).
   std::size_t subscribers(std::string_view topic) const;
+
+  // Joins this server's topics to those of every server bridged to the same
+  // Redis and prefix (zws/redis.hpp: channels, envelope, at-most-once). Set-up
+  // call: before run(), at most once. Fails when the host does not resolve, when
+  // called twice, or when zws was built without REDIS=1; Redis being down is no
+  // failure: the bridge connects when it can, and reconnects.
+  failure bridge_redis(const RedisOptions& options);
+  failure bridge_redis(std::string_view host, std::uint16_t port);
 
   // Open WebSocket connections (all loops; approximate while running).
   std::size_t connections() const noexcept;

@@ -134,4 +134,11 @@ void Server::publish(std::string_view topic, std::string_view data, zws::opcode 
 
 std::size_t Server::subscribers(std::string_view topic) const { return state_->census.subscribers(topic); }
 
+failure Server::bridge_redis(std::string_view host, std::uint16_t port) {
+  RedisOptions o;
+  o.host = host;
+  o.port = port;
+  return bridge_redis(o);
+}
+
 }  // namespace zws

@@ -365,3 +365,51 @@ TEST(Topics, BytesPerSubscription) {
 }
 
 }  // namespace
+
+// Fan-out rate: a server in a child process with 1,000 subscribers (zws clients
+// in this process) publishes 1,000 messages of 16 bytes from one callback.
+TEST(Topics, FanOutRate) {
+  constexpr int clients = 1000, messages = 1000;
+  child_server server([](zws::Server& s) {
+    s.route("/t", {.on_open = [](zws::WebSocket& ws) { ws.subscribe("f"); },
+                   .on_message = [](zws::WebSocket& ws, const zws::Message& m) {
+                     const int n = std::stoi(std::string(m.data));
+                     for (int i = 0; i < n; ++i) ws.publish("f", "0123456789abcdef", opcode::text, false);
+                   }});
+  });
+  ASSERT_NE(server.port(), 0);
+  zws::Loop loop;
+  std::size_t got = 0;
+  int open = 0;
+  zws::WebSocket* publisher = nullptr;
+  for (int i = 0; i < clients + 1; ++i) {
+    zws::Behavior b;
+    b.on_open = [&](zws::WebSocket& ws) {
+      ++open;
+      publisher = &ws;
+    };
+    b.on_message = [&](zws::WebSocket&, const zws::Message&) { ++got; };
+    zws::connect(loop, url(server.port(), "/t"), b);
+  }
+  ASSERT_TRUE(run_until(loop, [&] { return open == clients + 1; }, 20s));
+  run_until(loop, [] { return false; }, 100ms);
+  const auto start = std::chrono::steady_clock::now();
+  publisher->send_text(std::to_string(messages));
+  const std::size_t want = std::size_t{clients} * messages;
+  ASSERT_TRUE(run_until(loop, [&] { return got >= want; }, 60s)) << got;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("fan-out: %d subscribers x %d messages of 16 B: %.2f s, %.2f M deliveries/s (receivers in the same box)\n",
+              clients, messages, seconds, double(want) / seconds / 1e6);
+}
+
+namespace {
+
+TEST(RedisBridge, ABuildWithoutItSaysHowToGetIt) {
+  if (zws::redis_available()) GTEST_SKIP() << "built with REDIS=1: see redis_test.redis.cpp";
+  zws::Server server;
+  const zws::failure err = server.bridge_redis("127.0.0.1", 6379);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err.message(), "zws was built without the Redis bridge: rebuild with make REDIS=1");
+}
+
+}  // namespace
