@@ -227,4 +227,48 @@ TEST(RedisBridge, RedisAbsentAtStartThenStarted) {
   EXPECT_EQ(t.on_b().got.back(), "bridged");
 }
 
+// A fake Redis cuts the subscriber link in the middle of a message: the part
+// is dropped (never delivered), the bridge reconnects and resubscribes, and
+// the next whole message is delivered.
+TEST(RedisBridge, ALinkCutMidReplyIsDroppedAndResubscribed) {
+  raw_server fake;
+  std::vector<std::unique_ptr<peer>> peers;
+  zws::Loop loop;
+  zws::Server server(loop);
+  server.route("/room", room());
+  ASSERT_FALSE(server.bridge_redis("127.0.0.1", fake.port()));
+  ASSERT_FALSE(server.listen("127.0.0.1", 0));
+  peers.push_back(subscriber(loop, server.port()));
+  ASSERT_TRUE(run_until(loop, [&] { return server.subscribers("room") == 1; }));
+
+  // Of the bridge's two connections, the subscriber is the one that SUBSCRIBEs.
+  auto subscribe_link = [&] {
+    std::vector<std::unique_ptr<raw_peer>> links;
+    for (int i = 0; i < 2; ++i) {
+      const int fd = fake.accept(loop);
+      if (fd < 0) break;
+      links.push_back(std::make_unique<raw_peer>(loop, fd, 0));
+    }
+    for (auto& l : links) {
+      const std::string got = l->read_until([](const std::string& b) { return b.find("zws:room\r\n") != std::string::npos; }, 1000ms);
+      if (got.find("SUBSCRIBE") != std::string::npos && got.find("zws:room") != std::string::npos) return std::move(l);
+    }
+    return std::unique_ptr<raw_peer>();
+  };
+  auto sub = subscribe_link();
+  ASSERT_TRUE(sub);
+  sub->write("*3\r\n$9\r\nsubscribe\r\n$8\r\nzws:room\r\n:1\r\n");
+  sub->write("*3\r\n$7\r\nmessage\r\n$8\r\nzws:room\r\n$5\r\nhel");  // cut here
+  run_until(loop, [] { return false; }, 50ms);
+  sub->close();
+
+  auto again = subscribe_link();  // after the 100 ms backoff
+  ASSERT_TRUE(again);
+  again->write("*3\r\n$9\r\nsubscribe\r\n$8\r\nzws:room\r\n:1\r\n");
+  again->write("*3\r\n$7\r\nmessage\r\n$8\r\nzws:room\r\n$5\r\nwhole\r\n");
+  ASSERT_TRUE(run_until(loop, [&] { return !peers[0]->got.empty(); }));
+  run_until(loop, [] { return false; }, 100ms);
+  EXPECT_EQ(peers[0]->got, std::vector<std::string>{"whole"});
+}
+
 }  // namespace

@@ -360,7 +360,9 @@ TEST(Topics, BytesPerSubscription) {
     const double per = double(after - before) * 1024.0 / (clients * per_client);
     std::printf("100,000 subscriptions (%s): server RSS %zu -> %zu KiB, %.0f bytes per subscription\n",
                 distinct ? "100,000 topics" : "1,000 topics", before, after, per);
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's shadow and redzones: RSS measures the sanitizer
     EXPECT_LT(per, 400.0);
+#endif
   }
 }
 
