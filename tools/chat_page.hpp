@@ -33,21 +33,26 @@ inline constexpr const char* chat_page = R"zwspage(<!doctype html>
   form { display: flex; gap: 8px; padding: 10px 16px; background: var(--panel); border-top: 1px solid #e5e7eb; }
   input { font: inherit; padding: 8px 10px; border: 1px solid #d1d5db; border-radius: 8px; }
   #text { flex: 1; }
-  #nick { width: 160px; }
+  #nick, #room { width: 160px; }
+  #room-name { font-size: 14px; color: #cbd5e1; }
   button { font: inherit; padding: 8px 16px; border: 0; border-radius: 8px; background: var(--accent); color: #fff; cursor: pointer; }
   button:disabled, input:disabled { opacity: .5; }
 </style>
 </head>
 <body data-state="connecting">
-<header><h1>zws chat</h1><span id="who"></span><span class="status"><span class="dot"></span><span id="status">connecting…</span></span></header>
+<header><h1>zws chat</h1><span id="room-name"></span><span id="who"></span><span class="status"><span class="dot"></span><span id="status">connecting…</span></span></header>
 <ul id="log" aria-live="polite"></ul>
-<form id="join"><input id="nick" placeholder="your nickname" maxlength="24" autocomplete="nickname"><button>Join</button></form>
+<form id="join"><input id="nick" placeholder="your nickname" maxlength="24" autocomplete="nickname"><input id="room" placeholder="room (lobby)" maxlength="32" autocomplete="off"><button>Join</button></form>
 <form id="send" hidden><input id="text" placeholder="say something" maxlength="4000" autocomplete="off"><button>Send</button></form>
 <script>
 'use strict';
 const $ = id => document.getElementById(id);
-let socket = null, me = '', joined = false;
+let socket = null, me = '', joined = false, joining = false;
+// The room is the page's ?room= (the socket connects to /chat?room=...); the
+// join form can pick another, which reconnects there.
+let room = new URLSearchParams(location.search).get('room') || 'lobby';
 $('nick').value = localStorage.getItem('zws-chat-nick') || '';
+$('room').value = room;
 
 function add(cls, nick, text) {
   const li = document.createElement('li');
@@ -68,20 +73,22 @@ const note = text => add('sys', null, text);
 const setStatus = (state, text) => { document.body.dataset.state = state; $('status').textContent = text; };
 
 function connect() {
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/chat`;
-  socket = new WebSocket(url);
-  socket.onopen = () => {
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/chat?room=${encodeURIComponent(room)}`;
+  const s = socket = new WebSocket(url);
+  s.onopen = () => {
     setStatus('open', 'connected');
-    if (joined) socket.send(`join\n${me}`);
+    if (joined) s.send(`join\n${me}`);
+    else if (joining) s.send(`join\n${$('nick').value.trim()}`);
   };
-  socket.onmessage = event => {
+  s.onmessage = event => {
     const [kind, a = '', ...rest] = String(event.data).split('\n');
     const b = rest.join('\n');
     if (kind === 'welcome') {
-      me = a; joined = true; $('nick').value = a;
+      me = a; joined = true; joining = false; $('nick').value = a;
       $('join').hidden = true; $('send').hidden = false; $('text').focus();
       $('who').textContent = `you are ${a}`;
-      note(`Welcome, ${a}! Online: ${b}`);
+      $('room-name').textContent = `#${rest[1] || room}`;
+      note(`Welcome to #${rest[1] || room}, ${a}! Online: ${rest[0] || ''}`);
     } else if (kind === 'join') {
       if (a !== me) note(`${a} joined (${b} online)`);
     } else if (kind === 'leave') {
@@ -93,7 +100,8 @@ function connect() {
       add(a === me ? 'mine' : 'theirs', a, b);
     }
   };
-  socket.onclose = event => {
+  s.onclose = event => {
+    if (s !== socket) return;  // replaced by a connection to another room
     setStatus('closed', `disconnected (${event.code}), retrying…`);
     setTimeout(connect, 2000);
   };
@@ -103,6 +111,15 @@ $('join').addEventListener('submit', event => {
   event.preventDefault();
   const nick = $('nick').value.trim();
   localStorage.setItem('zws-chat-nick', nick);
+  const wanted = $('room').value.trim() || 'lobby';
+  if (wanted !== room) {
+    room = wanted; joining = true;
+    history.replaceState(null, '', `?room=${encodeURIComponent(room)}`);
+    const old = socket;
+    connect();
+    old.close();
+    return;
+  }
   if (socket && socket.readyState === WebSocket.OPEN) socket.send(`join\n${nick}`);
 });
 $('send').addEventListener('submit', event => {

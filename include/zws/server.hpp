@@ -7,7 +7,7 @@
 //
 // Set-up calls (route, on_http, listen) come before run(). Routes match the
 // request path exactly ("/chat" does not match "/chat/x") unless they end in
-// '*'; an unknown path gets 404. stop(), broadcast() and adopt() may be called from any thread. Until the
+// '*'; an unknown path gets 404. stop(), broadcast(), publish(), subscribers() and adopt() may be called from any thread. Until the
 // path is known a request runs under the smallest handshake_timeout and the
 // largest head limits of all routes; the route's own head limits apply after.
 // A Server on the caller's Loop must be destroyed before that Loop.
@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "zws/loop.hpp"
+#include "zws/redis.hpp"
 #include "zws/tls.hpp"
 #include "zws/websocket.hpp"
 
@@ -125,6 +126,28 @@ class Server {
   // Thread-safe: sends one message to every open connection of the route
   // `path` (its pattern, "/room/*") or whose request path is `path`.
   void broadcast(std::string_view path, std::string_view data, zws::opcode op = zws::opcode::text);
+
+  // Thread-safe: sends one message to every connection subscribed to `topic`
+  // (WebSocket::subscribe) on every loop of the server. The frame is encoded once
+  // and appended to each subscriber's queue, where each subscriber's route
+  // applies its own backpressure policy (close, drop_new, keep_latest), so a
+  // stalled reader delays nobody else. Messages published by one thread (or one
+  // loop) reach each subscriber in the order published. From a loop thread of
+  // this server, that loop's subscribers get the message during the call; the
+  // other loops get it through post. A publish nobody is subscribed to costs
+  // one encoding and one post per loop.
+  void publish(std::string_view topic, std::string_view data, zws::opcode op = zws::opcode::text);
+  // Thread-safe: subscriptions to `topic` over all loops (exact when nobody is
+  // subscribing or unsubscribing it, approximate while they do).
+  std::size_t subscribers(std::string_view topic) const;
+
+  // Joins this server's topics to those of every server bridged to the same
+  // Redis and prefix (zws/redis.hpp: channels, envelope, at-most-once). Set-up
+  // call: before run(), at most once. Fails when the host does not resolve, when
+  // called twice, or when zws was built without REDIS=1; Redis being down is no
+  // failure: the bridge connects when it can, and reconnects.
+  failure bridge_redis(const RedisOptions& options);
+  failure bridge_redis(std::string_view host, std::uint16_t port);
 
   // Open WebSocket connections (all loops; approximate while running).
   std::size_t connections() const noexcept;

@@ -258,6 +258,26 @@ class WebSocket {
   // True from on_open until close() or the peer's Close.
   bool is_open() const noexcept;
 
+  // Topics (server connections only; a client connection subscribes to nothing).
+  // A topic is any byte string. Subscriptions end by themselves when the
+  // connection closes (on_close sees none left). Loop thread only.
+  // True when the connection was not subscribed and now is; false when it
+  // already was, or it is not an open server connection.
+  bool subscribe(std::string_view topic);
+  // True when the connection was subscribed and no longer is.
+  bool unsubscribe(std::string_view topic);
+  bool subscribed(std::string_view topic) const;
+  // The connection's topics, in no particular order. Each view stays valid while
+  // the connection remains subscribed to that topic.
+  std::vector<std::string_view> topics() const;
+  // Server::publish from this connection's callbacks: every subscriber of
+  // `topic` on every loop of the server (and, when bridged, of every server on
+  // the bridge) gets the message, this connection too unless include_self is
+  // false. Delivery to this loop's subscribers happens during the call; other
+  // loops get it in the order this loop published. Nothing on a client connection.
+  void publish(std::string_view topic, std::string_view data, zws::opcode op = zws::opcode::text,
+               bool include_self = true);
+
   // The request path (server: the route's own path for exact routes) or the
   // request target (client).
   std::string_view path() const noexcept;

@@ -9,6 +9,7 @@
 #include "zws/http.hpp"
 #include "zws/loop.hpp"
 #include "zws/reader.hpp"
+#include "zws/redis.hpp"
 #include "zws/server.hpp"
 #include "zws/simd.hpp"
 #include "zws/tls.hpp"

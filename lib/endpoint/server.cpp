@@ -178,6 +178,7 @@ void server_loop::close_all(bool notify) {
     // inside a batch happens after the server is gone.
     static endpoint orphan;
     c->opened_ = false;
+    forget_subscriber(*this, c->slot_);
     r().release_slot(c->slot_);
     c->ep_ = &orphan;
     r().close(c);
@@ -215,6 +216,9 @@ void server_backlog_changed(connection& c) {
 }
 
 void server_connection_closed(connection& c) {
+  // Before on_close: the slot is reused once freed, and a new connection there
+  // must not inherit topics. Also unsubscribes a connection that never reached a route.
+  forget_subscriber(*c.ep_->server, c.slot_);
   if (c.ep_->route == nullptr) return;
   --c.ep_->route->open;
   --c.ep_->server->s->open;
@@ -222,6 +226,7 @@ void server_connection_closed(connection& c) {
 
 void server_connection_freed(connection& c) {
   server_loop* sl = c.ep_->server;
+  forget_subscriber(*sl, c.slot_);
   sl->r().release_slot(c.slot_);
   --sl->live;
   sl->backlog -= c.backlog_;
@@ -253,6 +258,7 @@ std::unique_ptr<detail::server_loop> make_loop(detail::server_state* s, Loop* ex
   sl->pending.b = &s->defaults;
   sl->pending.side = role::server;
   sl->pending.server = sl.get();
+  sl->topics = std::make_unique<detail::topic_registry>(&s->census);
   return sl;
 }
 
@@ -331,6 +337,7 @@ Server::Server(Loop& loop) : state_(std::make_unique<detail::server_state>()) {
 
 Server::~Server() {
   *state_->alive = false;
+  state_->relay.reset();
   for (auto& sl : state_->loops) {
     sl->stopping = true;
     sl->close_all(false);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "endpoint/connection.hpp"
+#include "endpoint/topics.hpp"
 #include "io/net.hpp"
 #include "zws/server.hpp"
 
@@ -56,6 +57,8 @@ struct server_loop {
   std::shared_ptr<zlib_budget> zlib;
   bool stopping = false;
   timer_id stop_timer = 0;
+  // Who is subscribed to what on this loop (subscriber = the connection's slot).
+  std::unique_ptr<topic_registry> topics;
 
   reactor& r() noexcept { return loop->reactor(); }
   endpoint* endpoint_for(std::size_t route_index);
@@ -75,7 +78,18 @@ struct server_loop {
 // Whether a route pattern ends in '*' and so matches every path with its prefix.
 bool is_wildcard(std::string_view pattern) noexcept;
 
+// Where local publishes go besides the local subscribers (the Redis bridge).
+// relay() is called from any thread, with the publish's arguments.
+struct topic_relay {
+  virtual ~topic_relay() = default;
+  virtual void relay(std::string_view topic, std::string_view data, opcode op) = 0;
+};
+
 struct server_state {
+  // Before `loops`: their registries give their topics back to it when they go.
+  topic_census census;
+  // Set before run (Server::bridge_redis); outlives every loop's use of it.
+  std::unique_ptr<topic_relay> relay;
   std::vector<std::unique_ptr<route_entry>> routes;
   std::function<void(const Request&, Response&)> http;
   std::size_t max_connections = 0;
@@ -98,5 +112,13 @@ struct server_state {
   void refresh_defaults();
   const route_entry* find_route(std::string_view path, std::size_t& index) const;
 };
+
+// Delivers `data` to the subscribers of `topic` on every loop of `s` (not to
+// the relay): encoded once, directly on the calling loop, by post on the others.
+// `except` is a subscriber of loop `origin` left out (topic_registry::none: nobody).
+void publish_local(server_state& s, std::string_view topic, std::string_view data, opcode op,
+                   const server_loop* origin = nullptr, subscriber_id except = topic_registry::none);
+// A connection leaves every topic (before its slot is released or reused).
+void forget_subscriber(server_loop& sl, std::uint32_t slot);
 
 }  // namespace zws::detail

@@ -1,5 +1,6 @@
 // zws-chat's backpressure policy, with Node ws clients: a member that stops
-// reading must not stall the room; it is dropped, the others go on.
+// reading must not stall the room; it is dropped, the others go on. And rooms
+// (/chat?room=NAME) are separate.
 //   node chat_check.js ws://127.0.0.1:PORT/chat
 'use strict';
 const WebSocket = require('ws');
@@ -11,9 +12,9 @@ function within(ms, p) {
   return Promise.race([p, new Promise((_, rej) => { t = setTimeout(() => rej(new Error('timeout')), ms); })]).finally(() => clearTimeout(t));
 }
 
-function member(nick) {
+function member(nick, room) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(room ? `${url}?room=${encodeURIComponent(room)}` : url);
     ws.lines = [];
     ws.on('error', reject);
     ws.on('close', (code, reason) => { ws.closedWith = `${code} ${reason}`; });
@@ -62,7 +63,19 @@ async function main() {
     const late = await member('late');
     late.send('say\nstill here');
     await waitUntil(fast, () => fast.lines.includes('msg\nlate\nstill here'), 5000);
-    late.close(); fast.close();
+    late.close();
+  });
+  await test('rooms are separate: a line said in one is not heard in another', async () => {
+    const other = await member('other', 'other room');
+    if (!other.lines[0].endsWith('\nother room')) throw new Error(`welcome: ${JSON.stringify(other.lines[0])}`);
+    other.send('say\nonly here');
+    fast.send('say\nin the lobby');
+    await waitUntil(other, () => other.lines.includes('msg\nother\nonly here'), 5000);
+    await waitUntil(fast, () => fast.lines.includes('msg\nfast\nin the lobby'), 5000);
+    await new Promise(r => setTimeout(r, 200));
+    if (other.lines.some(l => l.includes('in the lobby')) || fast.lines.some(l => l.includes('only here')))
+      throw new Error('a line crossed rooms');
+    other.close(); fast.close();
   });
   slow.terminate();
 }
