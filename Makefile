@@ -126,9 +126,9 @@ $(BA)/integration_tests: $(call obj,$(INTEG_SRC),$(BA)) $(LIB_ASAN)
 
 test-build: $(TEST_BINS) $(TOOLS) $(B)/tcp_echo
 
-# The core build's own checks: its unit tests (the parts' stand-ins among them) and that
-# libzws.a needs no symbol of OpenSSL, zlib or hiredis.
-test-core: $(B)/unit_tests $(TOOLS)
+# The core build's own checks: its unit and integration tests (the parts' stand-ins among
+# them) and that libzws.a needs no symbol of OpenSSL, zlib or hiredis.
+test-core: $(B)/unit_tests $(B)/integration_tests $(TOOLS)
 
 # make test: set-up first (as root it installs what is missing; anyone else is told the
 # one command to run), then the core build and the build with every part.
@@ -139,7 +139,7 @@ test:
 	fi
 	@$(MAKE) --no-print-directory -j$(NPROC) test-core
 	@$(FULL_MAKE) -j$(NPROC) test-build
-	@ZWS_BUILD=$(FULL_B) ZWS_LIBS="-lssl -lcrypto -lz -lhiredis" test/run_tests.sh test/layering.sh test/core_link.sh build/unit_tests \
+	@ZWS_BUILD=$(FULL_B) ZWS_LIBS="-lssl -lcrypto -lz -lhiredis" test/run_tests.sh test/layering.sh test/core_link.sh build/unit_tests build/integration_tests \
 	  $(FULL_B)/unit_tests $(FULL_B)/asan/unit_tests $(FULL_B)/integration_tests $(FULL_B)/asan/integration_tests \
 	  $(wildcard test/interop/run.sh) $(wildcard test/install_check.sh)
 

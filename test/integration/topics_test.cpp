@@ -403,15 +403,3 @@ TEST(Topics, FanOutRate) {
   std::printf("fan-out: %d subscribers x %d messages of 16 B: %.2f s, %.2f M deliveries/s (receivers in the same box)\n",
               clients, messages, seconds, double(want) / seconds / 1e6);
 }
-
-namespace {
-
-TEST(RedisBridge, ABuildWithoutItSaysHowToGetIt) {
-  if (zws::redis_available()) GTEST_SKIP() << "built with REDIS=1: see redis_test.redis.cpp";
-  zws::Server server;
-  const zws::failure err = server.bridge_redis("127.0.0.1", 6379);
-  ASSERT_TRUE(err);
-  EXPECT_EQ(err.message(), "zws was built without the Redis bridge: rebuild with make REDIS=1");
-}
-
-}  // namespace
