@@ -19,9 +19,9 @@
 // (lib/protocol/deflate_stream.hpp), so nothing compressed is reassembled and the
 // inflater's running cap, not the wire size, decides 1009. Its payload is not
 // checked as UTF-8 here (the inflater checks the inflated text); its compressed
-// size is bounded by max_message_size plus 1/1024 of it and 1 KiB (room for an
-// incompressible message's stored blocks; an endless stream of empty deflate
-// blocks ends there), and its frames count toward max_fragments.
+// size is bounded by max_message_size plus 1/16 of it and 1 KiB (room for an
+// incompressible message's stored blocks at any zlib memLevel; an endless stream
+// of empty deflate blocks ends there), and its frames count toward max_fragments.
 #pragma once
 
 #include <cstddef>

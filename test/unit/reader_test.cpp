@@ -583,10 +583,10 @@ TEST(ReaderDeflate, CompressedMessagesMeetTheLimits) {
   zws::reader_limits limits = zws::default_reader_limits;
   limits.max_fragments = 3;
   limits.max_message_size = 1000;
-  // Up to the limit plus the slack for stored blocks (1/1024 and 1 KiB) is fine.
-  EXPECT_EQ(run_deflate(build({2, std::string(2024, 'x'), true, true, 4}), limits),
-            (V{msg(opcode::binary, "z:" + std::string(2024, 'x'))}));
-  EXPECT_EQ(run_deflate(build({2, std::string(2025, 'x'), true, true, 4}), limits), (V{err(error::message_too_big)}));
+  // Up to the limit plus the slack for stored blocks (1/16 and 1 KiB) is fine.
+  EXPECT_EQ(run_deflate(build({2, std::string(2086, 'x'), true, true, 4}), limits),
+            (V{msg(opcode::binary, "z:" + std::string(2086, 'x'))}));
+  EXPECT_EQ(run_deflate(build({2, std::string(2087, 'x'), true, true, 4}), limits), (V{err(error::message_too_big)}));
   EXPECT_EQ(run_deflate(cat({build({2, "", false, true, 4}), cf(0, "", false), cf(0, "", false), cf(0, "")}), limits),
             (V{err(error::too_many_fragments)}));
 }
