@@ -93,6 +93,7 @@ class connection final : public io_handle, public WebSocket {
   void on_io(unsigned events) override;
   void on_flush() override;
   void on_timeout() override;
+  void on_closing() override;  // TLS: close_notify (connection_tls.cpp)
   void on_free() override;
 
   // The WebSocket operations.

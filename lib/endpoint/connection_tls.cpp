@@ -195,6 +195,20 @@ send_status connection::send_direct_tls(opcode op, std::span<const std::uint8_t>
   return status;
 }
 
+// Every way a connection ends passes here (reactor::close, the descriptor still
+// open): an established session that has not failed and has not said
+// close_notify says it now, behind whatever ciphertext still waits, in one send
+// the kernel may refuse in part. Nothing waits for EPOLLOUT: close() follows at
+// once and sends FIN behind what the kernel took. So a timeout, terminate(), a
+// refused upgrade or the peer's own close_notify all end with ours; a session
+// that failed has nothing to say (its alert went out in tls_failed).
+void connection::on_closing() {
+  tls_link* t = tls();
+  if (t == nullptr || !t->session.handshake_done() || t->session.failed()) return;
+  t->session.shutdown(t->wire);
+  if (!t->wire.empty()) net::send(fd(), t->wire.data(), t->wire.size());
+}
+
 bool connection::tls_goodbye() {
   tls_link& t = *tls();
   if (t.session.handshake_done() && !t.session.failed()) t.session.shutdown(t.wire);

@@ -74,6 +74,7 @@ void reactor::close(io_handle* h) {
   if (h->flags_ & io_handle::flush_flag) std::replace(flush_.begin(), flush_.end(), h, static_cast<io_handle*>(nullptr));
   h->flags_ &= static_cast<std::uint8_t>(~(io_handle::ready_flag | io_handle::flush_flag));
   if (h->fd_ >= 0) {
+    h->on_closing();
     // Closing removes the registration too, unless the descriptor was duplicated
     // (fork, dup): deleting it first keeps a stray copy from waking us.
     ::epoll_ctl(epfd_, EPOLL_CTL_DEL, h->fd_, nullptr);

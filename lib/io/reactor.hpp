@@ -59,6 +59,9 @@ class io_handle {
   virtual void on_flush() {}
   // The wheel deadline set with reactor::set_deadline passed.
   virtual void on_timeout() {}
+  // In reactor::close, dead already, just before the descriptor is closed: the
+  // last bytes a handle owes its peer (TLS's close_notify) go now or never.
+  virtual void on_closing() {}
   // After the batch in which the handle was closed. Deletes by default.
   virtual void on_free() { delete this; }
 

@@ -34,6 +34,14 @@
 //          reports the peer's close_notify as status::closed.
 // Every call clears OpenSSL's per-thread error queue first and after a failure,
 // so one session's failure never leaks into an unrelated session's next call.
+//
+// A server session makes its OpenSSL object only when the client's first
+// record (the ClientHello) is whole: until then it holds the bytes that came,
+// a few hundred at most from an honest client, a handful from one trickling
+// them. OpenSSL would take about 40 KiB for a handshake begun (its object, a
+// zeroed 16 KiB message buffer and a record buffer) and keep it for as long as
+// the record stays incomplete; a crowd of such peers costs the server little
+// more than their connections until handshake_timeout sheds them.
 #pragma once
 
 #include <cstddef>
@@ -65,6 +73,8 @@ inline constexpr std::size_t in_place_headroom = std::size_t{16} << 10;
 
 // The certificates of one load of a server's options (defined in tls.tls.cpp).
 struct cert_set;
+// The bytes of one call, as OpenSSL's BIO sees them (tls.tls.cpp).
+struct io_slot;
 
 // A server's certificates. Shared by every loop of a server; thread-safe.
 class server_context {
@@ -181,23 +191,32 @@ class session {
 
   bool handshake_done() const noexcept { return (state_ & established_bit) != 0; }
   bool peer_closed() const noexcept { return (state_ & peer_closed_bit) != 0; }
-  bool failed() const noexcept { return ssl_ == nullptr || (state_ & failed_bit) != 0; }
+  bool failed() const noexcept {
+    return (ssl_ == nullptr && (state_ & waiting_bit) == 0) || (state_ & failed_bit) != 0;
+  }
   // Why the session failed ("TLS handshake: certificate verify failed:
   // certificate has expired"); empty while it has not.
   std::string_view reason() const noexcept;
   // The protocol chosen through ALPN ("http/1.1"), or empty.
   std::string_view alpn() const noexcept;
-  // The OpenSSL object, for diagnostics and tests (peer certificate, cipher).
+  // The OpenSSL object, for diagnostics and tests (peer certificate, cipher);
+  // null for a server session until the client's first record arrived whole.
   ssl_st* native() const noexcept { return ssl_; }
 
  private:
-  static constexpr std::uint8_t established_bit = 1, peer_closed_bit = 2, sent_close_bit = 4, failed_bit = 8;
+  static constexpr std::uint8_t established_bit = 1, peer_closed_bit = 2, sent_close_bit = 4, failed_bit = 8,
+                                waiting_bit = 16;  // server: no OpenSSL object before the first record
   status settle(int rc, bool wire_failed);
   status fail(std::string reason);
+  // Server, before its first whole record: holds `in` and says need_input, or
+  // makes the OpenSSL object once the record is whole (false: it failed).
+  bool hold_first_record(std::span<const std::uint8_t> in, receive_result& r);
+  status drive(std::span<std::uint8_t> out, const io_slot& slot, std::size_t& produced);
 
   ssl_st* ssl_ = nullptr;
-  std::shared_ptr<const cert_set> certs_;  // server: the set ssl_ was made from
+  std::shared_ptr<const cert_set> certs_;  // server: the set ssl_ is (to be) made from
   std::unique_ptr<std::string> reason_;    // only once failed
+  std::unique_ptr<std::string> held_;      // server: ciphertext held before OpenSSL reads it
   std::uint8_t state_ = 0;
 };
 

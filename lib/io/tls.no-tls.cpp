@@ -47,6 +47,7 @@ session::session(session&& other) noexcept
     : ssl_(std::exchange(other.ssl_, nullptr)),
       certs_(std::move(other.certs_)),
       reason_(std::move(other.reason_)),
+      held_(std::move(other.held_)),
       state_(std::exchange(other.state_, 0)) {}
 
 session& session::operator=(session&& other) noexcept {

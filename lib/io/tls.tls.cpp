@@ -27,25 +27,35 @@ bool tls_available() noexcept { return true; }
 }  // namespace zws
 
 namespace zws::detail::tls {
-namespace {
 
+// A call's bytes: `pre` (ciphertext the session held from earlier calls), then
+// `in`; `taken` counts across both.
 struct io_slot {
-  const std::uint8_t* in = nullptr;
-  std::size_t in_size = 0;
+  std::string_view pre;
+  std::span<const std::uint8_t> in;
   std::size_t taken = 0;
   buffer* wire = nullptr;
   bool wire_failed = false;  // appending to wire ran out of memory
 };
 
+namespace {
+
 int bio_read(BIO* b, char* out, int len) {
   auto* s = static_cast<io_slot*>(BIO_get_data(b));
   BIO_clear_retry_flags(b);
-  if (s == nullptr || s->taken == s->in_size || len <= 0) {
+  if (s == nullptr || s->taken == s->pre.size() + s->in.size() || len <= 0) {
     BIO_set_retry_read(b);
     return -1;
   }
-  const std::size_t n = std::min(static_cast<std::size_t>(len), s->in_size - s->taken);
-  std::memcpy(out, s->in + s->taken, n);
+  std::size_t n = 0;
+  if (s->taken < s->pre.size()) {
+    n = std::min(static_cast<std::size_t>(len), s->pre.size() - s->taken);
+    std::memcpy(out, s->pre.data() + s->taken, n);
+  } else {
+    const std::size_t at = s->taken - s->pre.size();
+    n = std::min(static_cast<std::size_t>(len), s->in.size() - at);
+    std::memcpy(out, s->in.data() + at, n);
+  }
   s->taken += n;
   return static_cast<int>(n);
 }
@@ -137,6 +147,11 @@ bool is_ip_literal(const std::string& host) noexcept {
 
 SSL* new_ssl(SSL_CTX* ctx) { return ctx != nullptr ? SSL_new(ctx) : nullptr; }
 
+// TLS record framing (RFC 8446 §5.1), for holding a ClientHello until it is whole.
+constexpr std::uint8_t handshake_record = 22;
+constexpr std::size_t record_header = 5;
+constexpr std::size_t max_record = (std::size_t{16} << 10) + 2048;
+
 }  // namespace
 
 // --- making sessions -------------------------------------------------------------
@@ -149,12 +164,7 @@ session session::server(const server_context& ctx) {
     s.fail(ctx.error() ? ctx.error().message() : std::string("TLS: no certificate loaded"));
     return s;
   }
-  s.ssl_ = new_ssl(s.certs_->main);
-  if (s.ssl_ == nullptr) {
-    s.fail("TLS: " + take_openssl_error("cannot create a session"));
-    return s;
-  }
-  SSL_set_accept_state(s.ssl_);
+  s.state_ |= waiting_bit;  // SSL_new once the first record is whole
   return s;
 }
 
@@ -197,6 +207,7 @@ session::session(session&& other) noexcept
     : ssl_(std::exchange(other.ssl_, nullptr)),
       certs_(std::move(other.certs_)),
       reason_(std::move(other.reason_)),
+      held_(std::move(other.held_)),
       state_(std::exchange(other.state_, 0)) {}
 
 session& session::operator=(session&& other) noexcept {
@@ -205,6 +216,7 @@ session& session::operator=(session&& other) noexcept {
     ssl_ = std::exchange(other.ssl_, nullptr);
     certs_ = std::move(other.certs_);
     reason_ = std::move(other.reason_);
+    held_ = std::move(other.held_);
     state_ = std::exchange(other.state_, 0);
   }
   return *this;
@@ -254,6 +266,42 @@ status session::start(buffer& wire) {
   return r.state == status::out_full ? status::need_input : r.state;
 }
 
+bool session::hold_first_record(std::span<const std::uint8_t> in, receive_result& r) {
+  const std::size_t before = held_ != nullptr ? held_->size() : 0;
+  const std::size_t have = before + in.size();
+  auto at = [&](std::size_t i) {
+    return i < before ? static_cast<std::uint8_t>((*held_)[i]) : in[i - before];
+  };
+  // Whole, or not a handshake record at all (OpenSSL says why it is wrong).
+  bool whole = have != 0 && at(0) != handshake_record;
+  if (have >= record_header && at(0) == handshake_record) {
+    const std::size_t len = (std::size_t{at(3)} << 8) | at(4);
+    whole = len > max_record || have >= record_header + len;
+  }
+  if (!whole) {
+    try {
+      if (held_ == nullptr) held_ = std::make_unique<std::string>();
+      held_->append(reinterpret_cast<const char*>(in.data()), in.size());
+    } catch (const std::bad_alloc&) {
+      r.consumed = in.size();
+      r.state = fail("TLS: out of memory");
+      return false;
+    }
+    r.consumed = in.size();
+    r.state = status::need_input;
+    return false;
+  }
+  ssl_ = new_ssl(certs_->main);
+  if (ssl_ == nullptr) {
+    r.consumed = in.size();
+    r.state = fail("TLS: " + take_openssl_error("cannot create a session"));
+    return false;
+  }
+  SSL_set_accept_state(ssl_);
+  state_ &= static_cast<std::uint8_t>(~waiting_bit);
+  return true;
+}
+
 receive_result session::receive(std::span<const std::uint8_t> in, std::span<std::uint8_t> out, buffer& wire) {
   receive_result r;
   if (failed()) {
@@ -265,36 +313,45 @@ receive_result session::receive(std::span<const std::uint8_t> in, std::span<std:
     r.state = status::closed;
     return r;
   }
-  io_slot slot{in.data(), in.size(), 0, &wire, false};
-  attach guard(ssl_, slot);
-  if (!guard.ok()) {
-    r.state = fail("TLS: out of memory");
-    return r;
+  if ((state_ & waiting_bit) != 0 && !hold_first_record(in, r)) return r;
+  io_slot slot{held_ != nullptr ? std::string_view(*held_) : std::string_view(), in, 0, &wire, false};
+  {
+    attach guard(ssl_, slot);
+    if (!guard.ok()) {
+      r.state = fail("TLS: out of memory");
+    } else {
+      r.state = drive(out, slot, r.produced);
+    }
   }
+  // What OpenSSL read of the held bytes is gone from them; the rest of `in`
+  // counts as consumed only once read (out_full), or all of it when done with it.
+  const std::size_t pre = slot.pre.size();
+  if (held_ != nullptr) {
+    held_->erase(0, std::min(slot.taken, pre));
+    if (held_->empty()) held_.reset();
+  }
+  const std::size_t taken_in = slot.taken > pre ? slot.taken - pre : 0;
+  r.consumed = r.state == status::need_input || r.state == status::out_full ? taken_in : in.size();
+  return r;
+}
+
+// The handshake (when not done yet), then SSL_read into `out` until it is full
+// or the input runs out; `produced` counts the plaintext written.
+status session::drive(std::span<std::uint8_t> out, const io_slot& slot, std::size_t& produced) {
   if (!handshake_done()) {
     const int rc = SSL_do_handshake(ssl_);
-    if (rc != 1) {
-      r.state = settle(rc, slot.wire_failed);
-      r.consumed = r.state == status::failed ? in.size() : slot.taken;
-      return r;
-    }
+    if (rc != 1) return settle(rc, slot.wire_failed);
     state_ |= established_bit;
   }
-  while (r.produced < out.size()) {
+  while (produced < out.size()) {
     std::size_t n = 0;
-    const int rc = SSL_read_ex(ssl_, out.data() + r.produced, out.size() - r.produced, &n);
-    if (rc == 1) {
-      r.produced += n;
-      continue;
-    }
-    r.state = settle(rc, slot.wire_failed);
-    r.consumed = r.state == status::need_input ? slot.taken : in.size();
-    return r;
+    const int rc = SSL_read_ex(ssl_, out.data() + produced, out.size() - produced, &n);
+    if (rc != 1) return settle(rc, slot.wire_failed);
+    produced += n;
   }
   // `out` is full (or was empty): more to come only if input or plaintext is left.
-  r.consumed = slot.taken;
-  r.state = slot.taken < in.size() || SSL_pending(ssl_) > 0 ? status::out_full : status::need_input;
-  return r;
+  return slot.taken < slot.pre.size() + slot.in.size() || SSL_pending(ssl_) > 0 ? status::out_full
+                                                                                  : status::need_input;
 }
 
 send_result session::send(std::span<const std::uint8_t> plain, buffer& wire) {
@@ -311,7 +368,7 @@ send_result session::send(std::span<const std::uint8_t> plain, buffer& wire) {
     r.state = status::need_input;  // SSL_write would say WANT_READ: the handshake needs the peer
     return r;
   }
-  io_slot slot{nullptr, 0, 0, &wire, false};
+  io_slot slot{{}, {}, 0, &wire, false};
   attach guard(ssl_, slot);
   if (!guard.ok()) {
     r.state = fail("TLS: out of memory");
@@ -333,7 +390,7 @@ send_result session::send(std::span<const std::uint8_t> plain, buffer& wire) {
 status session::shutdown(buffer& wire) {
   if (failed()) return status::failed;
   if (!handshake_done() || (state_ & sent_close_bit)) return peer_closed() ? status::closed : status::done;
-  io_slot slot{nullptr, 0, 0, &wire, false};
+  io_slot slot{{}, {}, 0, &wire, false};
   attach guard(ssl_, slot);
   if (!guard.ok()) return fail("TLS: out of memory");
   const int rc = SSL_shutdown(ssl_);

@@ -1,154 +1,21 @@
 // wss:// over loopback: a zws server with TLS listeners and the zws client, in one
-// process. Certificates come from test/certs.sh, made once per process in a
-// temporary directory (or in $ZWS_TLS_CERTS, kept, when that is set). Raw peers
-// that a zws client would never be (silent, garbage, a reset mid-record, a plain
-// https client) use OpenSSL or plain sockets directly.
+// process (helpers in tls_harness.hpp). Raw peers that a zws client would never
+// be (silent, garbage, a reset mid-record, a plain https client) use OpenSSL or
+// plain sockets directly. How connections end (close_notify) is in
+// tls_close_test.tls.cpp, memory and hostile crowds in tls_memory_test.tls.cpp.
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "harness.hpp"
+#include "tls_harness.hpp"
 
 namespace zws_test {
 namespace {
-
-class cert_dir {
- public:
-  cert_dir() {
-    const char* env = std::getenv("ZWS_TLS_CERTS");
-    if (env != nullptr && *env != '\0') {
-      dir_ = env;
-    } else {
-      dir_ = (std::filesystem::temp_directory_path() / ("zws-tls-integ-" + std::to_string(getpid()))).string();
-      owned_ = true;
-    }
-    std::string root = __FILE__;
-    root = root.substr(0, root.rfind("test/integration/"));
-    const std::string cmd = "bash '" + (root.empty() ? std::string("./") : root) + "test/certs.sh' '" + dir_ + "'";
-    ok_ = std::system(cmd.c_str()) == 0;
-  }
-  ~cert_dir() {
-    std::error_code ec;
-    if (owned_) std::filesystem::remove_all(dir_, ec);
-  }
-  cert_dir(const cert_dir&) = delete;
-  cert_dir& operator=(const cert_dir&) = delete;
-  std::string path(std::string_view name) const { return dir_ + "/" + std::string(name); }
-  bool ok() const { return ok_; }
-
- private:
-  std::string dir_;
-  bool owned_ = false;
-  bool ok_ = false;
-};
-
-std::string cert(std::string_view name) {
-  static const cert_dir dir;
-  if (!dir.ok()) ADD_FAILURE() << "test/certs.sh failed";
-  return dir.path(name);
-}
-
-zws::tls_server_options server_tls(std::string_view name = "server") {
-  zws::tls_server_options o;
-  o.cert_chain_file = cert(std::string(name) + ".pem");
-  o.key_file = cert(std::string(name) + ".key");
-  return o;
-}
-
-zws::ClientOptions client_tls() {
-  zws::ClientOptions o;
-  o.tls.ca_file = cert("ca.pem");
-  return o;
-}
-
-std::string wss(std::uint16_t port, std::string_view host = "localhost", std::string_view path = "/") {
-  return "wss://" + std::string(host) + ":" + std::to_string(port) + std::string(path);
-}
-
-zws::Behavior echo_behavior() {
-  zws::Behavior b;
-  b.max_message_size = std::size_t{32} << 20;
-  b.on_message = [](zws::WebSocket& ws, zws::Message m) { ws.send(m.data, m.opcode); };
-  return b;
-}
-
-// One client connection's observations.
-struct client_log {
-  bool open = false;
-  bool closed = false;
-  std::uint16_t code = 0;
-  std::string reason;
-  std::string error;
-  std::vector<std::string> messages;
-  std::vector<std::string> pongs;
-  zws::WebSocket* ws = nullptr;
-  bool done() const { return closed || !error.empty(); }
-};
-
-zws::Behavior logging(client_log& log, std::function<void(zws::WebSocket&)> on_open = {}) {
-  zws::Behavior b;
-  b.max_message_size = std::size_t{32} << 20;
-  b.on_open = [&log, on_open](zws::WebSocket& ws) {
-    log.open = true;
-    log.ws = &ws;
-    if (on_open) on_open(ws);
-  };
-  b.on_message = [&log](zws::WebSocket&, zws::Message m) { log.messages.emplace_back(m.data); };
-  b.on_pong = [&log](zws::WebSocket&, std::string_view p) { log.pongs.emplace_back(p); };
-  b.on_close = [&log](zws::WebSocket&, std::uint16_t code, std::string_view reason) {
-    log.closed = true;
-    log.ws = nullptr;
-    log.code = code;
-    log.reason = reason;
-  };
-  b.on_error = [&log](std::string_view why) { log.error = why; };
-  return b;
-}
-
-struct tls_server {
-  zws::Loop loop;
-  zws::Server server{loop};
-  std::uint16_t port = 0;
-  explicit tls_server(zws::Behavior b = echo_behavior(), zws::tls_server_options o = server_tls()) {
-    server.route("/", std::move(b));
-    if (auto f = server.listen("127.0.0.1", 0, o)) ADD_FAILURE() << f.message();
-    port = server.tls_port();
-  }
-};
-
-// The reason a connection attempt ends with (on_error), or "" when it opened.
-std::string attempt(zws::Loop& loop, const std::string& url, zws::ClientOptions o = client_tls()) {
-  client_log log;
-  zws::connect(loop, url, logging(log, [](zws::WebSocket& ws) { ws.close(); }), std::move(o));
-  EXPECT_TRUE(run_until(loop, [&] { return log.done(); }));
-  return log.open ? std::string() : log.error;
-}
-
-// A blocking OpenSSL client over a raw socket: for what the zws client never does.
-struct raw_tls {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  SSL* ssl = nullptr;
-  int fd = -1;
-  explicit raw_tls(std::uint16_t port) {
-    fd = connect_loopback(port);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-    ssl = SSL_new(ctx);
-    SSL_set_fd(ssl, fd);
-  }
-  ~raw_tls() {
-    SSL_free(ssl);
-    SSL_CTX_free(ctx);
-    if (fd >= 0) ::close(fd);
-  }
-  raw_tls(const raw_tls&) = delete;
-  raw_tls& operator=(const raw_tls&) = delete;
-};
 
 TEST(TlsEcho, EverySizeClass) {
   tls_server s;

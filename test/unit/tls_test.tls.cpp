@@ -327,6 +327,43 @@ TEST(TlsSession, HostileInputFailsTheServerCleanly) {
   }
 }
 
+// A server session makes no OpenSSL object (and says nothing) until the
+// ClientHello's record is whole: a peer trickling it holds only its bytes.
+TEST(TlsSession, ServerHoldsTheClientHelloUntilWhole) {
+  pair p(shared().server, shared().client);
+  ASSERT_EQ(p.c.s.start(p.c.wire), status::need_input);
+  buffer hello = std::move(p.c.wire);
+  const auto bytes = hello.bytes();
+  ASSERT_GT(bytes.size(), 6u);
+  for (std::size_t i = 0; i + 1 < bytes.size(); ++i) {
+    feed(p.s, bytes.subspan(i, 1), 0);
+    ASSERT_EQ(p.s.last, status::need_input) << i;
+  }
+  EXPECT_EQ(p.s.s.native(), nullptr);
+  EXPECT_FALSE(p.s.s.failed());
+  EXPECT_TRUE(p.s.wire.empty());
+  feed(p.s, bytes.last(1), 0);
+  EXPECT_NE(p.s.s.native(), nullptr);
+  EXPECT_FALSE(p.s.wire.empty()) << "the server's flight";
+  p.pump();
+  ASSERT_TRUE(p.established()) << p.c.s.reason() << " / " << p.s.s.reason();
+}
+
+// What cannot be a ClientHello goes to OpenSSL at once, which says why; a
+// record longer than TLS allows is OpenSSL's to judge too.
+TEST(TlsSession, ServerDoesNotHoldWhatIsNoClientHello) {
+  side first{session::server(shared().server)};
+  feed(first, bytes_of("G"), 0);
+  EXPECT_NE(first.s.native(), nullptr);
+  side plain{session::server(shared().server)};
+  feed(plain, bytes_of("GET / HTTP/1.1\r\n"), 0);
+  EXPECT_EQ(plain.last, status::failed);
+  EXPECT_EQ(plain.s.reason(), "TLS handshake: http request");
+  side huge{session::server(shared().server)};
+  feed(huge, bytes_of(std::string_view("\x16\x03\x01\xff\xff", 5)), 0);
+  EXPECT_NE(huge.s.native(), nullptr);
+}
+
 // OpenSSL lets a zero-length handshake record pass: waiting for more is fine,
 // as long as nothing breaks and nothing is said.
 TEST(TlsSession, EmptyHandshakeRecordWaits) {
