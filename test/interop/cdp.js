@@ -4,6 +4,18 @@
 //       the classic snippet (browser.html) and the page's runCases()
 //   node cdp.js chat NAME CHAT_URL SCREENSHOT.png
 //       two pages hold a conversation in zws-chat; saves a screenshot
+//   node cdp.js deflate NAME PAGE_URL ECHO_URL
+//       against zws-echo --deflate: the socket's extensions, text/JSON, binary,
+//       1,000 messages in order (browser.html's runDeflateCases)
+//   node cdp.js chat2 NAME CHAT_URL SCREENSHOT.png
+//       two zws-chat instances bridged by Redis behind a round-robin nginx: two
+//       pages in one room, on different instances, each see the other's lines
+//   node cdp.js refused NAME HTTPS_URL
+//       without --spki, the test certificate is not trusted: the page must not load
+// Options (anywhere): --spki=BASE64 trusts exactly the key with that SHA-256
+// of its SubjectPublicKeyInfo (--ignore-certificate-errors-spki-list: no NSS
+// database needed, nothing else trusted); --untrusted=WSS_URL (browser mode):
+// a wss:// server with another key, which must be refused.
 // Chromium is started here in its own process group and killed by that id
 // on every exit path. Prints "ok - NAME: case" / "not ok - NAME: case" lines.
 'use strict';
@@ -13,7 +25,9 @@ const os = require('os');
 const path = require('path');
 const WebSocket = require('ws');
 
-const [mode, name, ...args] = process.argv.slice(2);
+const options = Object.fromEntries(process.argv.slice(2).filter(a => a.startsWith('--'))
+  .map(a => [a.slice(2, a.indexOf('=') < 0 ? undefined : a.indexOf('=')), a.includes('=') ? a.slice(a.indexOf('=') + 1) : true]));
+const [mode, name, ...args] = process.argv.slice(2).filter(a => !a.startsWith('--'));
 let browser = null;
 let profile = null;
 let passed = 0, failed = 0;
@@ -36,7 +50,8 @@ async function launch() {
   browser = spawn('chromium', ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
     '--disable-dev-shm-usage', '--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1',
-    `--user-data-dir=${profile}`, '--window-size=900,700', 'about:blank'],
+    `--user-data-dir=${profile}`, '--window-size=900,700',
+    ...(options.spki ? [`--ignore-certificate-errors-spki-list=${options.spki}`] : []), 'about:blank'],
   { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   browser.stderr.on('data', d => { stderr = (stderr + d).slice(-4000); });
@@ -122,24 +137,54 @@ async function browserSuite([pageUrl, echoUrl, limitUrl, routeUrl]) {
   report('classic snippet: result written into the page', dom.startsWith('PASS'), dom);
   const cases = await page.eval(`runCases(${JSON.stringify({ echoUrl, limitUrl, routeUrl, name })})`, 180000);
   for (const [title, ok, detail] of cases) report(title, ok, detail);
+  if (options.untrusted) {
+    const r = await page.eval(`new Promise(done => { const ws = new WebSocket(${JSON.stringify(options.untrusted)});
+      ws.onopen = () => { ws.close(); done('opened'); }; ws.onerror = () => done('refused'); })`, 15000);
+    report('a wss:// server with another key is refused', r === 'refused', r);
+  }
+}
+
+async function deflateSuite([pageUrl, echoUrl]) {
+  const cdp = await launch();
+  const page = await cdp.page(`${pageUrl}?url=${encodeURIComponent(echoUrl)}`);
+  await page.eval('window.classic', 20000);
+  const cases = await page.eval(`runDeflateCases(${JSON.stringify(echoUrl)})`, 120000);
+  for (const [title, ok, detail] of cases) report(title, ok, detail);
+}
+
+async function refusedSuite([url]) {
+  const cdp = await launch();
+  const { targetId } = await cdp.send('Target.createTarget', { url: 'about:blank' });
+  const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
+  const r = await cdp.send('Page.navigate', { url }, sessionId);
+  report(`without --spki the test certificate is refused (${r.errorText || 'loaded'})`,
+    /ERR_CERT_AUTHORITY_INVALID/.test(r.errorText || ''), r.errorText || 'the page loaded');
+}
+
+// The chat page, driven as a user would.
+async function join(page, nick) {
+  await page.eval(`(() => { document.getElementById('nick').value = ${JSON.stringify(nick)};
+                  document.getElementById('join').requestSubmit(); })()`);
+  await page.waitFor(`!document.getElementById('send').hidden`);
+}
+const say = (page, text) => page.eval(`(() => { const t = document.getElementById('text'); t.value = ${JSON.stringify(text)};
+                  document.getElementById('send').requestSubmit(); })()`);
+const sees = (page, text, ms = 10000) =>
+  page.waitFor(`[...document.querySelectorAll('#log li')].some(li => li.textContent.includes(${JSON.stringify(text)}))`, ms);
+async function step(title, fn) {
+  try { await within(20000, title, fn()); report(title, true); } catch (e) { report(title, false, e.message); }
+}
+async function screenshot(page, png) {
+  const shot = await page.send('Page.captureScreenshot', { format: 'png' });
+  fs.mkdirSync(path.dirname(png), { recursive: true });
+  fs.writeFileSync(png, Buffer.from(shot.data, 'base64'));
+  console.log(`# screenshot: ${png}`);
 }
 
 async function chatSuite([chatUrl, png]) {
   const cdp = await launch();
   const alice = await cdp.page(chatUrl);
   const bob = await cdp.page(chatUrl);
-  const join = async (page, nick) => {
-    await page.eval(`(() => { document.getElementById('nick').value = ${JSON.stringify(nick)};
-                    document.getElementById('join').requestSubmit(); })()`);
-    await page.waitFor(`!document.getElementById('send').hidden`);
-  };
-  const say = (page, text) => page.eval(`(() => { const t = document.getElementById('text'); t.value = ${JSON.stringify(text)};
-                    document.getElementById('send').requestSubmit(); })()`);
-  const sees = (page, text, ms = 10000) =>
-    page.waitFor(`[...document.querySelectorAll('#log li')].some(li => li.textContent.includes(${JSON.stringify(text)}))`, ms);
-  const step = async (title, fn) => {
-    try { await within(20000, title, fn()); report(title, true); } catch (e) { report(title, false, e.message); }
-  };
   await step('both pages connect', async () => {
     await alice.waitFor('document.body.dataset.state === "open"');
     await bob.waitFor('document.body.dataset.state === "open"');
@@ -165,9 +210,7 @@ async function chatSuite([chatUrl, png]) {
   await step('screenshot saved', async () => {
     await say(alice, 'Nice — see you later!');
     await sees(bob, 'Nice — see you later!');
-    const shot = await alice.send('Page.captureScreenshot', { format: 'png' });
-    fs.mkdirSync(path.dirname(png), { recursive: true });
-    fs.writeFileSync(png, Buffer.from(shot.data, 'base64'));
+    await screenshot(alice, png);
   });
   await step('leave announced', async () => {
     await cdp.send('Target.closeTarget', { targetId: bob.targetId });
@@ -179,8 +222,37 @@ async function chatSuite([chatUrl, png]) {
   });
 }
 
-const suites = { browser: browserSuite, chat: chatSuite };
-if (!suites[mode] || !name) { console.error('usage: cdp.js browser|chat NAME ...'); process.exit(2); }
+// Two zws-chat instances share a room through Redis. nginx hands WebSocket
+// connections to its two upstreams in turn, so alice's page (connected first)
+// and bob's land on different instances; each instance lists only its own
+// members in its welcome, which shows where each page landed.
+async function chat2Suite([chatUrl, png]) {
+  const cdp = await launch();
+  const url = `${chatUrl}?room=${encodeURIComponent(`bridge-${process.pid}`)}`;
+  const alice = await cdp.page(url);
+  await alice.waitFor('document.body.dataset.state === "open"');
+  const bob = await cdp.page(url);
+  await step('both pages connect through nginx', () => bob.waitFor('document.body.dataset.state === "open"'));
+  await step('they are on different instances (each welcome lists only its own page)', async () => {
+    await join(alice, 'alice'); await join(bob, 'bob');
+    await sees(alice, 'Online: alice'); await sees(bob, 'Online: bob');
+    const both = await bob.eval(`[...document.querySelectorAll('#log li')].some(li => /Online: .*alice/.test(li.textContent))`);
+    if (both) throw new Error('bob\'s instance lists alice: both pages are on one instance');
+  });
+  await step('bob\'s join reaches alice across instances', () => sees(alice, 'bob joined'));
+  await step('alice sends, bob (other instance) sees it', async () => {
+    await say(alice, 'Hello from instance A 👋');
+    await sees(bob, 'Hello from instance A 👋');
+  });
+  await step('bob answers, alice (other instance) sees it', async () => {
+    await say(bob, 'Hi alice, instance B here — 你好');
+    await sees(alice, 'Hi alice, instance B here — 你好');
+  });
+  await step('screenshot saved', () => screenshot(bob, png));
+}
+
+const suites = { browser: browserSuite, chat: chatSuite, deflate: deflateSuite, chat2: chat2Suite, refused: refusedSuite };
+if (!suites[mode] || !name) { console.error('usage: cdp.js browser|chat|deflate|chat2|refused NAME ...'); process.exit(2); }
 within(240000, 'whole suite', suites[mode](args))
   .catch(e => { failed++; console.log(`not ok - ${name}: ${e.message}`); })
   .finally(() => process.exit(failed ? 1 : 0));

@@ -1,12 +1,21 @@
 // The library's client (zws::connect) against a server we did not write:
-// ws_server.js or py_server.py, directly or through nginx (see ws_server.js
-// for the paths).
-//   connect_test NAME BASE_URL
+// ws_server.js or py_server.py, directly, through nginx or over TLS (see
+// ws_server.js for the paths).
+//   connect_test NAME BASE_URL [--ca FILE] [--deflate OFFER]
+// --ca: wss:// trusting only that CA (verification on). --deflate: offer
+// permessage-deflate, OFFER a comma list of "default",
+// "client_no_context_takeover", "server_no_context_takeover",
+// "client_max_window_bits=N"; first the answer and the bytes on the wire are
+// checked (/wire), then the echo cases run compressed.
 // Prints one "ok - NAME: case" / "not ok - NAME: case: why" line per case.
 // Every wait is bounded: the loop runs in slices until a case is settled.
 #include <zws/zws.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -30,7 +39,8 @@ struct events {
 
 class suite {
  public:
-  suite(std::string name, std::string base) : name_(std::move(name)), base_(std::move(base)) {}
+  suite(std::string name, std::string base, zws::ClientOptions options)
+      : name_(std::move(name)), base_(std::move(base)), options_(std::move(options)) {}
 
   int finish() const { return failed_ ? 1 : 0; }
 
@@ -39,7 +49,8 @@ class suite {
   std::shared_ptr<events> open(const std::string& path, std::function<void(zws::WebSocket&)> opened = {},
                                bool echo_back = false) {
     auto ev = std::make_shared<events>();
-    zws::connect(loop_, path.starts_with("ws://") ? path : base_ + path,
+    const bool whole = path.starts_with("ws://") || path.starts_with("wss://");
+    zws::connect(loop_, whole ? path : base_ + path,
                  {
                      .on_open =
                          [ev, opened](zws::WebSocket& ws) {
@@ -67,7 +78,8 @@ class suite {
                          },
                      .max_message_size = std::size_t{64} << 20,
                      .max_backpressure = std::size_t{64} << 20,
-                 });
+                 },
+                 options_);
     return ev;
   }
 
@@ -123,10 +135,12 @@ class suite {
 
   zws::Loop& loop() { return loop_; }
   const std::string& name() const { return name_; }
+  const zws::ClientOptions& options() const { return options_; }
 
  private:
   zws::Loop loop_;
   std::string name_, base_;
+  zws::ClientOptions options_;
   bool failed_ = false;
 };
 
@@ -221,14 +235,129 @@ void run(suite& t) {
   }
 }
 
+// What one /wire session saw: the extensions answer, and per message sent
+// the bytes the server read for it and wrote for its echo.
+struct wire_result {
+  std::string answer;
+  std::vector<std::pair<std::size_t, std::size_t>> counts;
+  std::string why;  // empty: every echo came back unchanged, with its counts
+};
+
+wire_result wire_session(suite& t, const std::vector<std::pair<zws::opcode, std::string>>& sent) {
+  wire_result out;
+  auto ev = t.open("/wire");
+  t.until([&] { return ev->settled() || !ev->messages.empty(); });
+  if (ev->messages.empty() || !ev->messages[0].second.starts_with("ext ")) {
+    out.why = ev->errored ? "connect failed: " + ev->error : "no \"ext\" line first";
+    t.close(ev);
+    return out;
+  }
+  out.answer = ev->messages[0].second.substr(4);
+  for (std::size_t i = 0; i < sent.size() && out.why.empty(); ++i) {
+    const std::size_t want = 1 + 2 * (i + 1);
+    if (ev->ws) ev->ws->send(sent[i].second, sent[i].first);
+    t.until([&] { return ev->settled() || ev->messages.size() >= want; }, 20s);
+    std::size_t r = 0, w = 0;
+    if (ev->messages.size() < want) {
+      out.why = "message " + std::to_string(i) + ": no echo" + (ev->closed ? ", closed " + std::to_string(ev->code) : "");
+    } else if (ev->messages[want - 2] != sent[i]) {
+      out.why = "message " + std::to_string(i) + ": echo differs";
+    } else if (std::sscanf(ev->messages[want - 1].second.c_str(), "wire %zu %zu", &r, &w) != 2) {
+      out.why = "message " + std::to_string(i) + ": no wire line";
+    } else {
+      out.counts.emplace_back(r, w);
+    }
+  }
+  t.close(ev);
+  return out;
+}
+
+// The value of `param=N` in an extensions answer, or `otherwise` without it.
+int answer_bits(const std::string& answer, const std::string& param, int otherwise) {
+  const std::size_t at = answer.find(param + "=");
+  if (at == std::string::npos) return otherwise;
+  const std::size_t value = at + param.size() + 1;
+  return std::atoi(answer.c_str() + value + (answer[value] == '"' ? 1 : 0));  // a quoted value is allowed
+}
+
+// permessage-deflate as negotiated and as sent: the answer grants what we
+// asked, both sides compress, and each compressor keeps or drops its context
+// and window exactly as agreed. The repeat test: 2000 random bytes sent twice;
+// a compressor that keeps its context and has a window over 2000 B sends the
+// second copy as a back-reference (tens of bytes), any other sends ~2000 B.
+void wire_cases(suite& t, const zws::deflate_options& asked) {
+  using zws::opcode;
+  std::mt19937 rng(7692);
+  std::string text;
+  while (text.size() < 65536) text += "zws compresses this line again and again " + std::to_string(text.size() % 7) + "\n";
+  const std::string random = random_bytes(2000, rng);
+  auto seen = wire_session(t, {{opcode::text, text}, {opcode::binary, random}, {opcode::binary, random}});
+  const std::string& a = seen.answer;
+  std::string why = seen.why.empty() && !a.starts_with("permessage-deflate") ? "answer \"" + a + "\"" : seen.why;
+  if (why.empty() && asked.client_no_context_takeover && a.find("client_no_context_takeover") == std::string::npos)
+    why = "client_no_context_takeover not granted: " + a;
+  if (why.empty() && asked.server_no_context_takeover && a.find("server_no_context_takeover") == std::string::npos)
+    why = "server_no_context_takeover not granted: " + a;
+  if (why.empty() && asked.client_max_window_bits < 15 &&
+      answer_bits(a, "client_max_window_bits", 16) > asked.client_max_window_bits)
+    why = "client_max_window_bits not granted: " + a;
+  t.check("negotiated: \"" + a + "\"", why);
+  if (seen.counts.size() != 3) {
+    t.check("compressed on the wire both ways", "no counts: " + why);
+    return;
+  }
+  auto [r0, w0] = seen.counts[0];
+  t.check("64 KiB of text compressed both ways (server read " + std::to_string(r0) + " B, wrote " +
+              std::to_string(w0) + " B)",
+          r0 < 8192 && w0 < 8192 ? "" : "not compressed");
+  const auto reset = [&](const char* side) {
+    const std::string s = side;
+    return a.find(s + "_no_context_takeover") != std::string::npos ||
+           answer_bits(a, s + "_max_window_bits", 15) <= 11;
+  };
+  const auto repeat = [&](const char* who, std::size_t bytes, bool resets) {
+    const bool big = bytes > 1500, small = bytes < 300;
+    t.check(std::string(who) + (resets ? " resets its context or window" : " keeps its context") + ": the repeat costs " +
+                std::to_string(bytes) + " B",
+            (resets ? big : small) ? "" : resets ? "expected about 2000 B" : "expected a back-reference");
+  };
+  repeat("our compressor (client)", seen.counts[2].first, reset("client"));
+  repeat("the server's compressor", seen.counts[2].second, reset("server"));
+}
+
+bool parse_offer(const std::string& spec, zws::deflate_options& d) {
+  d.enable = true;
+  std::size_t from = 0;
+  while (from <= spec.size()) {
+    const std::size_t comma = std::min(spec.find(',', from), spec.size());
+    const std::string item = spec.substr(from, comma - from);
+    from = comma + 1;
+    if (item == "default") continue;
+    if (item == "client_no_context_takeover") d.client_no_context_takeover = true;
+    else if (item == "server_no_context_takeover") d.server_no_context_takeover = true;
+    else if (item.starts_with("client_max_window_bits=")) d.client_max_window_bits = std::uint8_t(std::atoi(item.c_str() + 23));
+    else return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: connect_test NAME BASE_URL\n");
+  zws::ClientOptions options;
+  bool bad = argc < 3;
+  for (int i = 3; i < argc && !bad; i += 2) {
+    if (i + 1 >= argc) bad = true;
+    else if (std::strcmp(argv[i], "--ca") == 0) options.tls.ca_file = argv[i + 1];
+    else if (std::strcmp(argv[i], "--deflate") == 0) bad = !parse_offer(argv[i + 1], options.deflate);
+    else bad = true;
+  }
+  if (bad) {
+    std::fprintf(stderr, "usage: connect_test NAME BASE_URL [--ca FILE] [--deflate OFFER]\n");
     return 2;
   }
-  suite t(argv[1], argv[2]);
+  suite t(argv[1], argv[2], options);
+  if (options.deflate.enable) wire_cases(t, options.deflate);
   run(t);
   return t.finish();
 }

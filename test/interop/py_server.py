@@ -1,20 +1,45 @@
 """A Python websockets server for the zws client tests.
 
-    /usr/bin/python3 py_server.py PORT
+    /usr/bin/python3 py_server.py PORT [--tls CERT KEY]
 
 The same paths and behaviour as ws_server.js (see there); every close is
-logged as a line "close PATH CODE REASON".
+logged as a line "close PATH CODE REASON". permessage-deflate is accepted
+with websockets' defaults (windows of 12 bits, context takeover unless the
+client asks otherwise). --tls: wss:// with that certificate chain and key.
 """
 import asyncio
 import http
 import signal
+import ssl
 import sys
 
 import websockets
+import websockets.legacy.server
 
 PORT = int(sys.argv[1])
-PATHS = {"/echo", "/report", "/limit", "/close-first", "/echo-client", "/ping"}
+PATHS = {"/echo", "/report", "/limit", "/close-first", "/echo-client", "/ping", "/wire"}
 closes = {}
+
+
+class CountingProtocol(websockets.legacy.server.WebSocketServerProtocol):
+    """Counts the bytes read from and written to the connection (for /wire)."""
+
+    bytes_read = 0
+    bytes_written = 0
+
+    def connection_made(self, transport):
+        write = transport.write
+
+        def counted(data):
+            self.bytes_written += len(data)
+            write(data)
+
+        transport.write = counted
+        super().connection_made(transport)
+
+    def data_received(self, data):
+        self.bytes_read += len(data)
+        super().data_received(data)
 
 
 async def refuse(path, headers):
@@ -53,6 +78,20 @@ async def ping(ws):
         await ws.close(4004, "no pong")
 
 
+async def wire(ws):
+    """ws_server.js's /wire: the extensions answer, then each echo followed by
+    "wire R W" (bytes read for the message, written for its echo)."""
+    await ws.send("ext " + ws.response_headers.get("Sec-WebSocket-Extensions", ""))
+    read, written = ws.bytes_read, ws.bytes_written
+    async for msg in ws:
+        r = ws.bytes_read - read
+        read = ws.bytes_read
+        await ws.send(msg)
+        w = ws.bytes_written - written
+        await ws.send(f"wire {r} {w}")
+        written = ws.bytes_written
+
+
 async def handler(ws, path):
     p = path.split("?")[0]
     state = {}
@@ -68,6 +107,8 @@ async def handler(ws, path):
             await echo_client(ws)
         elif p == "/ping":
             await ping(ws)
+        elif p == "/wire":
+            await wire(ws)
     except websockets.ConnectionClosed:
         pass
     finally:
@@ -81,7 +122,13 @@ async def main():
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
-    async with websockets.serve(handler, "127.0.0.1", PORT, max_size=64 << 20,
+    tls = None
+    if "--tls" in sys.argv:
+        cert, key = sys.argv[sys.argv.index("--tls") + 1:][:2]
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
+    async with websockets.serve(handler, "127.0.0.1", PORT, max_size=64 << 20, ssl=tls,
+                                create_protocol=CountingProtocol,
                                 ping_interval=None, close_timeout=5, process_request=refuse):
         print(f"listening {PORT}", flush=True)
         await stop

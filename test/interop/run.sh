@@ -3,6 +3,10 @@
 # Python websockets, headless Chromium, each direct and through an nginx
 # reverse proxy; zws-cat and the library's client against Node and Python
 # servers; routing, adopt (noServer) and the chat demo in two browser pages.
+# Over TLS (wss:// both ways, nginx in front of and behind TLS, Chromium
+# trusting the test certificate's key), with permessage-deflate (negotiated
+# variants checked on the wire), and the chat demo on two instances bridged by
+# Redis behind a round-robin nginx.
 #
 # Run from the repository root after `make` (make test does both). Prints one
 # "ok - name" / "not ok - name" line per test and ends with "N passed, M failed".
@@ -51,7 +55,7 @@ suite() {  # name, seconds, command...
   local log="$work/$name.log" rc p f
   timeout -k 5 "$secs" "$@" > "$log" 2>&1
   rc=$?
-  grep -E '^(ok|not ok) - ' "$log"
+  grep -E '^(ok|not ok) - |^# screenshot: ' "$log"
   p=$(grep -c '^ok - ' "$log"); f=$(grep -c '^not ok - ' "$log")
   passed=$((passed + p)) failed=$((failed + f))
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
@@ -167,27 +171,42 @@ helpers_ok=true
 for h in route_server adopt_server connect_test; do build_helper $h || helpers_ok=false; done
 
 # --- nginx: one server block per proxied upstream ------------------------------
-# nginx listens on one port per upstream; proxied VAR UPSTREAM_PORT [tls] records
-# that VAR is to hold nginx's port for that upstream once started (with tls:
-# nginx terminates TLS there with the test certificate, in front of ws://).
+# nginx listens on one port per upstream; proxied VAR UPSTREAM [MODE] records that
+# VAR is to hold nginx's port for that upstream once started. MODE: empty (ws://
+# in, ws:// out); tls (nginx terminates TLS with the test certificate, in front
+# of ws://); to-tls (ws:// in, wss:// out: proxy_pass https:// with the upstream's
+# certificate verified against the test CA for the name localhost). UPSTREAM is a
+# port, or two ports A,B: an upstream group served round-robin, except the page
+# at / (always A), so only WebSocket connections alternate between A and B.
 nginx_upstreams=()
 proxied() { nginx_upstreams+=("$1:$2:${3:-}"); }
+nginx_block() {  # var upstream mode listen: prints the server block (and upstream group)
+  local var=$1 upstream=$2 mode=$3 listen=$4 ssl="" certs="" target="http://127.0.0.1:$2" proxy_ssl="" extra=""
+  [ "$mode" = tls ] && ssl=" ssl" certs="ssl_certificate $PWD/$certs_dir/server.pem; ssl_certificate_key $PWD/$certs_dir/server.key;"
+  if [ "$mode" = to-tls ]; then
+    target="https://127.0.0.1:$upstream"
+    proxy_ssl="proxy_ssl_trusted_certificate $PWD/$certs_dir/ca.pem; proxy_ssl_verify on; proxy_ssl_verify_depth 3;"
+    proxy_ssl+=" proxy_ssl_name localhost; proxy_ssl_server_name on;"
+  fi
+  if [[ "$upstream" == *,* ]]; then
+    printf 'upstream rr_%s { server 127.0.0.1:%s; server 127.0.0.1:%s; }\n' "$var" "${upstream%,*}" "${upstream#*,}"
+    target="http://rr_$var"
+    extra="location = / { proxy_pass http://127.0.0.1:${upstream%,*}; } location = /favicon.ico { return 404; }"
+  fi
+  sed -n 's/^#  //p' $here/nginx.conf.in | sed -e "s/@LISTEN@/$listen/" -e "s#@TARGET@#$target#" -e "s/@SSL@/$ssl/" \
+    -e "s#@CERTS@#$certs#" -e "s#@PROXY_SSL@#$proxy_ssl#" -e "s#@EXTRA@#$extra#"
+}
 start_nginx() {
   local prefix=$PWD/$work/nginx attempt u var blocks listen first pid
   for attempt in 1 2 3 4 5; do
     rm -rf "$prefix"; mkdir -p "$prefix/tmp"
     blocks="" first=""
     for u in "${nginx_upstreams[@]}"; do
-      local var=${u%%:*} rest=${u#*:} ssl="" certs=""
-      local upstream=${rest%%:*}
-      if [ "${rest#*:}" = tls ]; then
-        ssl=" ssl" certs="ssl_certificate $PWD/$certs_dir/server.pem; ssl_certificate_key $PWD/$certs_dir/server.key;"
-      fi
+      IFS=: read -r var upstream mode <<< "$u"
       free_port listen
       printf -v "$var" %s "$listen"
       first=${first:-$listen}
-      blocks+="$(sed -n 's/^#  //p' $here/nginx.conf.in | sed -e "s/@LISTEN@/$listen/" -e "s/@UPSTREAM@/$upstream/" \
-        -e "s/@SSL@/$ssl/" -e "s#@CERTS@#$certs#")"$'\n'
+      blocks+="$(nginx_block "$var" "$upstream" "$mode" "$listen")"$'\n'
     done
     awk -v servers="$blocks" '/^#--/ { exit } /^@SERVERS@$/ { print servers; next } { print }' $here/nginx.conf.in |
       sed "s#@PREFIX@#$prefix#g" > "$prefix/nginx.conf"
@@ -234,6 +253,8 @@ if ! $bin/zws-echo --port 0 --tls-cert /nonexistent --tls-key /nonexistent 2>&1 
       --tls-cert $certs_dir/server.pem --tls-key $certs_dir/server.key || have_tls=false
     start zws-echo-untrusted untrusted_port "listening on" $bin/zws-echo --host 127.0.0.1 --port @PORT@ \
       --tls-cert $certs_dir/unknown.pem --tls-key $certs_dir/unknown.key || have_tls=false
+    start zws-echo-tls-limit tls_limit_port "listening on" $bin/zws-echo --host 127.0.0.1 --port @PORT@ \
+      --max-message 1024 --tls-cert $certs_dir/server.pem --tls-key $certs_dir/server.key || have_tls=false
   else
     not_ok "test/certs.sh" "$(tail -n 5 "$work/certs.log" | tr '\n' ' ')"
   fi
@@ -242,12 +263,47 @@ fi
 # --- peer servers for the zws clients ------------------------------------------
 if $have_node_ws; then start node-server node_port listening node $here/ws_server.js @PORT@ || have_node_ws=false; fi
 if $have_python; then start python-server py_port listening /usr/bin/python3 $here/py_server.py @PORT@ || have_python=false; fi
+# The same over TLS (the test certificate; the Node one also accepts
+# permessage-deflate), and a Node one with permessage-deflate (ws's defaults;
+# Python websockets compresses by default already).
+have_node_tls=false have_python_tls=false have_node_deflate=false
+if $have_tls && $have_node_ws; then
+  start node-server-tls node_tls_port listening node $here/ws_server.js @PORT@ --tls $certs_dir/server.pem $certs_dir/server.key \
+    --deflate '{}' && have_node_tls=true
+fi
+if $have_tls && $have_python; then
+  start python-server-tls py_tls_port listening /usr/bin/python3 $here/py_server.py @PORT@ --tls $certs_dir/server.pem \
+    $certs_dir/server.key && have_python_tls=true
+fi
+if $have_node_ws; then
+  start node-server-deflate node_z_port listening node $here/ws_server.js @PORT@ --deflate '{}' && have_node_deflate=true
+fi
+
+# --- the chat demo: over https, and two instances bridged by one Redis -----------
+redis=$(command -v redis-server || echo /usr/bin/redis-server)
+have_chat_tls=false have_chat_pair=false
+if $have_tls; then
+  start zws-chat-tls chat_tls_port "open https" $bin/zws-chat --host 127.0.0.1 --port @PORT@ \
+    --tls-cert $certs_dir/server.pem --tls-key $certs_dir/server.key && have_chat_tls=true
+fi
+if [ -x "$redis" ]; then
+  mkdir -p "$work/redis"
+  if start redis-server redis_port "Ready to accept connections" "$redis" --port @PORT@ --bind 127.0.0.1 \
+       --dir "$PWD/$work/redis" --save '' --appendonly no &&
+     start zws-chat-a chat_a "open http" $bin/zws-chat --host 127.0.0.1 --port @PORT@ --redis 127.0.0.1:$redis_port &&
+     start zws-chat-b chat_b "open http" $bin/zws-chat --host 127.0.0.1 --port @PORT@ --redis 127.0.0.1:$redis_port; then
+    have_chat_pair=true
+  fi
+else missing_peer "chat on two instances" "redis-server missing"; fi
 
 if $have_nginx; then
   proxied nx_echo "$echo_port"; proxied nx_limit "$limit_port"; proxied nx_route "$route_port"
   $have_node_ws && proxied nx_node "$node_port"
   $have_python && proxied nx_py "$py_port"
   $have_tls && proxied nx_tls "$echo_port" tls
+  # ws:// in, wss:// to zws out (verified); and to a server with an unknown CA (refused)
+  $have_tls && proxied nx_wss "$tls_port" to-tls && proxied nx_wss_bad "$untrusted_port" to-tls
+  $have_chat_pair && proxied nx_chat "$chat_a,$chat_b"
   start_nginx || have_nginx=false
 fi
 
@@ -352,6 +408,57 @@ for t in "${targets[@]}"; do
   if $helpers_ok; then suite "connect->$peer" 180 $work/connect_test "connect->$peer" "$url"; fi
 done
 
+# --- zws clients -> servers we did not write, over TLS ----------------------------
+# The test CA is trusted on the zws side (connect_test --ca, zws-cat --ca);
+# verification stays on. The whole connect_test suite runs over wss://.
+if $have_tls && $helpers_ok; then
+  tls_targets=()
+  $have_node_tls && tls_targets+=("node-ws|wss://localhost:$node_tls_port")
+  $have_python_tls && tls_targets+=("python-websockets|wss://localhost:$py_tls_port")
+  $have_node_tls || missing_peer "zws clients -> node ws server over TLS" "node ws missing"
+  $have_python_tls || missing_peer "zws clients -> python websockets server over TLS" "python3-websockets missing"
+  cat_peer_tls() { [ "$(printf 'über tls ✓\n' | timeout 10 $bin/zws-cat --ca $certs_dir/ca.pem "$1/echo" 2>&1)" = "über tls ✓" ]; }
+  for t in "${tls_targets[@]}"; do
+    IFS='|' read -r peer url <<< "$t"
+    suite "connect->$peer-tls" 180 $work/connect_test "connect->$peer-tls" "$url" --ca $certs_dir/ca.pem
+    # both at once: compressed messages inside TLS records
+    suite "connect->$peer-tls+deflate" 180 $work/connect_test "connect->$peer-tls+deflate" "$url" --ca $certs_dir/ca.pem --deflate default
+    check "zws-cat->$peer-tls: wss:// with --ca: echoed" cat_peer_tls "$url"
+  done
+fi
+
+# --- permessage-deflate: zws clients -> Node ws and Python websockets servers -------
+# Each offer is checked as answered and on the wire (connect_test's /wire cases),
+# then the echo cases run compressed.
+if $helpers_ok; then
+  z_targets=()
+  $have_node_deflate && z_targets+=("node-ws|ws://127.0.0.1:$node_z_port")
+  $have_python && z_targets+=("python-websockets|ws://127.0.0.1:$py_port")
+  $have_node_deflate || missing_peer "zws client + deflate -> node ws server" "node ws missing"
+  for t in "${z_targets[@]}"; do
+    IFS='|' read -r peer url <<< "$t"
+    for offer in default client_no_context_takeover server_no_context_takeover client_max_window_bits=10; do
+      suite "connect+deflate($offer)->$peer" 180 $work/connect_test "connect+deflate($offer)->$peer" "$url" --deflate "$offer"
+    done
+  done
+fi
+
+# --- permessage-deflate: zws server <- Node ws clients with each variant -------------
+if $have_node_ws; then
+  suite node-ws-deflate-variants 240 node $here/deflate_client.js node-ws-deflate "ws://127.0.0.1:$zecho_port/"
+else missing_peer "node ws deflate variants" "node ws missing"; fi
+
+# --- nginx proxying to a wss:// zws upstream ----------------------------------------
+# proxy_pass https:// with proxy_ssl_verify on and the test CA: echoes pass; an
+# upstream whose certificate no trusted CA signed must be refused by nginx.
+if $have_tls; then
+  if $have_nginx && $have_node_ws; then
+    suite "nginx->wss-zws" 120 node $here/tls_client.js "nginx->wss-zws" "ws://127.0.0.1:$nx_wss/" "ws://127.0.0.1:$nx_wss_bad/"
+    nginx_refused_upstream() { grep -q "upstream SSL certificate verify error" "$work/nginx/error.log"; }
+    check "nginx->wss-zws: the unknown CA's upstream is refused by nginx's verification" nginx_refused_upstream
+  else missing_peer "nginx proxying to wss:// zws" "nginx or node ws missing"; fi
+fi
+
 # --- the chat demo in two browser pages ------------------------------------------
 if $have_chromium && [ -x $bin/zws-chat ]; then
   if start zws-chat chat_port "open http" $bin/zws-chat --host 127.0.0.1 --port @PORT@; then
@@ -359,6 +466,28 @@ if $have_chromium && [ -x $bin/zws-chat ]; then
     suite chat-backpressure 90 node $here/chat_check.js "ws://127.0.0.1:$chat_port/chat"
   fi
 else missing_peer chat "chromium or $bin/zws-chat missing"; fi
+
+# --- Chromium over https/wss, with permessage-deflate, and the bridged chat ----------
+# Chromium trusts exactly the test server's key: --ignore-certificate-errors-spki-list
+# with the SHA-256 of its SubjectPublicKeyInfo (an NSS database would need certutil,
+# from a package the tests do not otherwise use). Without it the certificate is
+# refused, and with it a server with another key is still refused.
+if $have_chromium; then
+  if $have_tls; then
+    spki=$(openssl pkey -in $certs_dir/server.key -pubout -outform der 2>/dev/null | openssl dgst -sha256 -binary | base64)
+    suite chromium-wss 240 node $here/cdp.js browser chromium-wss --spki="$spki" --untrusted="wss://localhost:$untrusted_port/" \
+      "file://$PWD/$here/browser.html" "wss://localhost:$tls_port/" "wss://localhost:$tls_limit_port/" "ws://127.0.0.1:$route_port"
+    if $have_chat_tls; then
+      suite chat-https 120 node $here/cdp.js chat chat-https --spki="$spki" "https://localhost:$chat_tls_port/" \
+        "$PWD/$bin/chat-https-screenshot.png"
+      suite chromium-untrusted 60 node $here/cdp.js refused chromium-untrusted "https://localhost:$chat_tls_port/"
+    fi
+  fi
+  suite chromium-deflate 120 node $here/cdp.js deflate chromium-deflate "file://$PWD/$here/browser.html" "ws://127.0.0.1:$zecho_port/"
+  if $have_chat_pair && $have_nginx; then
+    suite chat-redis 120 node $here/cdp.js chat2 chat-redis "http://127.0.0.1:$nx_chat/" "$PWD/$bin/chat-redis-screenshot.png"
+  elif $have_chat_pair; then missing_peer "chat on two instances" "nginx not found"; fi
+else missing_peer "chromium over TLS, deflate, bridged chat" "chromium or node ws missing"; fi
 
 cleanup
 echo "$passed passed, $failed failed"
