@@ -21,6 +21,7 @@
 #include "load/options.hpp"
 #include "load/report.hpp"
 #include "load/target.hpp"
+#include "load/tls.hpp"
 #include "load/traffic.hpp"
 #include "load/worker.hpp"
 
@@ -75,13 +76,27 @@ void wait_phase(const options& o, const std::vector<std::unique_ptr<worker>>& ws
 int run(const options& o) {
   target t;
   if (!resolve(o, t) || !raise_fd_limit(o)) return 1;
+  std::unique_ptr<tls::client_context> tls_ctx;
+  if (t.secure) {
+    tls_ctx = std::make_unique<tls::client_context>(
+        zws::tls_client_options{.ca_file = o.ca, .insecure_skip_verify = o.insecure});
+    if (tls_ctx->error()) {
+      std::fprintf(stderr, "zws-load: wss://: %s\n", tls_ctx->error().message().c_str());
+      return 1;
+    }
+  }
+  if (o.deflate && !zws::deflate_available()) {
+    std::fprintf(stderr, "zws-load: --deflate: zws was built without permessage-deflate (make DEFLATE=1)\n");
+    return 1;
+  }
   const pattern pat(o.size, o.text);
+  const json_payload json(o.size);
   const stream_image image = o.raw && o.size < large_message ? stream_image(pat) : stream_image(pattern(0, false));
   control ctl;
   std::vector<std::unique_ptr<worker>> ws;
   for (std::uint32_t i = 0; i < o.threads; ++i) {
     const std::uint32_t n = o.conns / o.threads + (i < o.conns % o.threads ? 1 : 0);
-    ws.push_back(std::make_unique<worker>(o, t, pat, image, ctl, n, o.rate / o.threads));
+    ws.push_back(std::make_unique<worker>(o, t, tls_ctx.get(), pat, o.payload_json ? &json : nullptr, image, ctl, n, o.rate / o.threads));
   }
   const i64 start = now_ns();
   for (auto& w : ws) w->start();
@@ -130,6 +145,8 @@ int run(const options& o) {
     r.c.msgs += c.msgs, r.c.bytes += c.bytes, r.c.connect_failed += c.connect_failed;
     r.c.handshake_failed += c.handshake_failed, r.c.verify_errors += c.verify_errors;
     r.c.protocol_errors += c.protocol_errors, r.c.closed += c.closed, r.c.timeouts += c.timeouts;
+    r.c.sent_payload += c.sent_payload, r.c.sent_wire += c.sent_wire, r.c.recv_wire += c.recv_wire;
+    r.c.deflate_agreed += c.deflate_agreed;
     r.h.merge(w->hist());
   }
   r.cpu_user = seconds_of(ru1.ru_utime) - seconds_of(ru0.ru_utime);
