@@ -37,6 +37,7 @@ constexpr const char* usage =
     "  -v, --verbose         report the connection and its close on stderr\n"
     "  --ca F                wss://: trust only the CAs of this PEM file (default: the system store)\n"
     "  --insecure            wss://: accept any certificate (encrypted, NOT authenticated)\n"
+    "  --deflate             offer permessage-deflate (a build with zlib: make DEFLATE=1)\n"
     "Exit status: 0 after a clean close (1000, 1001, no code, or an application code\n"
     "3000-4999), 2 when connecting failed, 3 when the connection ended with an error\n"
     "(the close code and reason go to stderr), 1 for bad usage.\n";
@@ -92,6 +93,12 @@ options parse(int argc, char** argv) {
       o.client.tls.ca_file = a.value();
     } else if (a.is("--insecure")) {
       o.client.tls.insecure_skip_verify = true;
+    } else if (a.is("--deflate")) {
+      if (!zws::deflate_available()) {
+        std::fputs("zws-cat: --deflate: zws was built without permessage-deflate (make DEFLATE=1)\n", stderr);
+        std::exit(1);
+      }
+      o.client.deflate.enable = true;
     } else if (a.is("--origin")) {
       o.client.origin = a.value();
     } else if (a.is("--protocol")) {

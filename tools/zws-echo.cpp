@@ -1,5 +1,8 @@
 // zws-echo: echoes every text and binary message with its opcode. Also the
-// benchmark server, so the echo is all it does per message.
+// benchmark server, so the echo is all it does per message. With --fanout it is
+// a fan-out server instead: every connection subscribes to the topic named by
+// its path, and every message is published to that topic (sender included),
+// across every zws-echo bridged to the same Redis with --redis.
 #include <zws/zws.hpp>
 
 #include <cstdio>
@@ -12,7 +15,7 @@ namespace {
 constexpr const char* usage =
     "usage: zws-echo --port N [--host H] [--threads N] [--max-message BYTES]\n"
     "                [--handshake-timeout S] [--idle-timeout S] [--tls-cert F --tls-key F]\n"
-    "                [--deflate]\n"
+    "                [--deflate] [--fanout [--redis HOST:PORT]]\n"
     "Echoes every text and binary message, on every path, with the same opcode.\n"
     "  --port N               port to listen on (0: any free port)\n"
     "  --host H               numeric address or localhost (default: every address)\n"
@@ -23,6 +26,11 @@ constexpr const char* usage =
     "  --tls-cert F           wss:// instead of ws://: certificate chain (PEM, leaf first)\n"
     "  --tls-key F            its private key (PEM); both or neither\n"
     "  --deflate              accept permessage-deflate (a build with zlib: make DEFLATE=1)\n"
+    "  --fanout               instead of echoing: each connection subscribes to the topic\n"
+    "                         named by its path (\"/room\"); each message it sends is\n"
+    "                         published to that topic, to every subscriber, sender included\n"
+    "  --redis HOST:PORT      with --fanout: share the topics with every zws-echo bridged to\n"
+    "                         this Redis (a build with hiredis: make REDIS=1)\n"
     "Stops cleanly on SIGINT or SIGTERM (Close 1001 to every client).\n";
 
 struct options {
@@ -30,6 +38,8 @@ struct options {
   std::string host;
   unsigned threads = 1;
   zws::tls_server_options tls{};
+  bool fanout = false;
+  std::string redis;  // HOST:PORT
   zws::Behavior echo{
       .on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.send(m.data, m.opcode); },
   };
@@ -60,11 +70,22 @@ options parse(int argc, char** argv) {
       o.tls.key_file = a.value();
     } else if (a.is("--deflate")) {
       o.echo.deflate.enable = true;
+    } else if (a.is("--fanout")) {
+      o.fanout = true;
+    } else if (a.is("--redis")) {
+      o.redis = a.value();
+      const std::size_t colon = o.redis.rfind(':');
+      if (colon == std::string::npos || colon == 0) a.fail("want HOST:PORT for", "--redis");
     } else {
       a.unknown();
     }
   }
   if (o.port < 0) a.fail("missing", "--port");
+  if (!o.redis.empty() && !o.fanout) a.fail("needs --fanout:", "--redis");
+  if (o.fanout) {
+    o.echo.on_open = [](zws::WebSocket& ws) { ws.subscribe(ws.path()); };
+    o.echo.on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.publish(ws.path(), m.data, m.opcode); };
+  }
   if (o.tls.cert_chain_file.empty() != o.tls.key_file.empty())
     a.fail("missing", o.tls.key_file.empty() ? "--tls-key" : "--tls-cert");
   return o;
@@ -76,6 +97,17 @@ int main(int argc, char** argv) {
   options o = parse(argc, argv);
   zws::Server server;
   server.route("*", o.echo);  // every path
+  if (!o.redis.empty()) {
+    const std::size_t colon = o.redis.rfind(':');
+    const int rport = std::atoi(o.redis.c_str() + colon + 1);
+    zws::failure err = rport > 0 && rport <= 65535
+                           ? server.bridge_redis(o.redis.substr(0, colon), static_cast<std::uint16_t>(rport))
+                           : zws::failure(-1, "--redis wants HOST:PORT, got '" + o.redis + "'");
+    if (err) {
+      std::fprintf(stderr, "zws-echo: %s\n", err.message().c_str());
+      return 1;
+    }
+  }
   auto port = static_cast<std::uint16_t>(o.port);
   const bool secure = !o.tls.cert_chain_file.empty();
   zws::failure err = secure ? (o.host.empty() ? server.listen(port, o.tls) : server.listen(o.host, port, o.tls))
@@ -85,9 +117,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   zws_tools::on_stop_signal([&server] { server.stop(); });
-  std::printf("zws-echo listening on %s://%s:%u/ (isa %s, %u thread%s)\n", secure ? "wss" : "ws",
+  std::printf("zws-echo listening on %s://%s:%u/ (isa %s, %u thread%s%s%s)\n", secure ? "wss" : "ws",
               o.host.empty() ? "0.0.0.0" : o.host.c_str(), unsigned(server.port()),
-              std::string(zws::isa_name(zws::active_isa())).c_str(), o.threads, o.threads == 1 ? "" : "s");
+              std::string(zws::isa_name(zws::active_isa())).c_str(), o.threads, o.threads == 1 ? "" : "s",
+              o.fanout ? ", fan-out" : "", o.redis.empty() ? "" : (", redis " + o.redis).c_str());
   std::fflush(stdout);
   server.run(o.threads);
   return 0;

@@ -18,9 +18,11 @@
 #include <vector>
 
 #include "load/connection.hpp"
+#include "load/fanout.hpp"
 #include "load/options.hpp"
 #include "load/report.hpp"
 #include "load/target.hpp"
+#include "load/tls.hpp"
 #include "load/traffic.hpp"
 #include "load/worker.hpp"
 
@@ -46,8 +48,8 @@ bool raise_fd_limit(const options& o) {
   return true;
 }
 
-template <class F>
-u64 sum(const std::vector<std::unique_ptr<worker>>& ws, F f) {
+template <class W, class F>
+u64 sum(const std::vector<std::unique_ptr<W>>& ws, F f) {
   u64 s = 0;
   for (const auto& w : ws) s += u64(f(*w));
   return s;
@@ -75,13 +77,23 @@ void wait_phase(const options& o, const std::vector<std::unique_ptr<worker>>& ws
 int run(const options& o) {
   target t;
   if (!resolve(o, t) || !raise_fd_limit(o)) return 1;
+  std::unique_ptr<tls::client_context> tls_ctx;
+  if (t.secure) {
+    tls_ctx = std::make_unique<tls::client_context>(
+        zws::tls_client_options{.ca_file = o.ca, .insecure_skip_verify = o.insecure});
+    if (tls_ctx->error()) {
+      std::fprintf(stderr, "zws-load: wss://: %s\n", tls_ctx->error().message().c_str());
+      return 1;
+    }
+  }
   const pattern pat(o.size, o.text);
+  const json_payload json(o.size);
   const stream_image image = o.raw && o.size < large_message ? stream_image(pat) : stream_image(pattern(0, false));
   control ctl;
   std::vector<std::unique_ptr<worker>> ws;
   for (std::uint32_t i = 0; i < o.threads; ++i) {
     const std::uint32_t n = o.conns / o.threads + (i < o.conns % o.threads ? 1 : 0);
-    ws.push_back(std::make_unique<worker>(o, t, pat, image, ctl, n, o.rate / o.threads));
+    ws.push_back(std::make_unique<worker>(o, t, tls_ctx.get(), pat, o.payload_json ? &json : nullptr, image, ctl, n, o.rate / o.threads));
   }
   const i64 start = now_ns();
   for (auto& w : ws) w->start();
@@ -130,6 +142,8 @@ int run(const options& o) {
     r.c.msgs += c.msgs, r.c.bytes += c.bytes, r.c.connect_failed += c.connect_failed;
     r.c.handshake_failed += c.handshake_failed, r.c.verify_errors += c.verify_errors;
     r.c.protocol_errors += c.protocol_errors, r.c.closed += c.closed, r.c.timeouts += c.timeouts;
+    r.c.sent_payload += c.sent_payload, r.c.sent_wire += c.sent_wire, r.c.recv_wire += c.recv_wire;
+    r.c.deflate_agreed += c.deflate_agreed;
     r.h.merge(w->hist());
   }
   r.cpu_user = seconds_of(ru1.ru_utime) - seconds_of(ru0.ru_utime);
@@ -141,6 +155,72 @@ int run(const options& o) {
   const bool ok = r.c.connect_failed + r.c.handshake_failed + r.c.verify_errors + r.c.protocol_errors +
                           r.c.closed + r.c.timeouts == 0 &&
                   (o.idle ? r.answered == r.open : r.c.msgs > 0);
+  return ok ? 0 : 3;
+}
+
+// Sleeps `seconds`, or less when a signal asks to stop.
+void pause(double seconds) {
+  const i64 until = now_ns() + static_cast<i64>(seconds * 1e9);
+  while (!got_stop && now_ns() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+// --fanout (tools/load/fanout.hpp): connect everyone, let subscriptions settle,
+// publish for -D seconds, wait for the last deliveries, count.
+int run_fanout(const options& o) {
+  fan_shared sh(o.publishers);
+  std::vector<std::unique_ptr<fan_worker>> ws;
+  for (std::uint32_t i = 0; i < o.threads; ++i) ws.push_back(std::make_unique<fan_worker>(o, sh, i, o.threads));
+  for (auto& w : ws) w->start();
+  const i64 open_deadline = now_ns() + static_cast<i64>((o.connect_timeout + 5) * 1e9);
+  while (!got_stop && now_ns() < open_deadline && sum(ws, [](const fan_worker& w) { return w.settled(); }) < o.conns)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  pause(o.warmup);
+  rusage ru0{}, ru1{};
+  getrusage(RUSAGE_SELF, &ru0);
+  const i64 t_begin = now_ns();
+  for (auto& w : ws) w->begin();
+  u64 last = 0;
+  for (i64 tick = t_begin + 1'000'000'000, end = t_begin + static_cast<i64>(o.duration * 1e9); !got_stop;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const i64 now = now_ns();
+    if (now >= end) break;
+    if (now < tick) continue;
+    const u64 d = sum(ws, [](const fan_worker& w) { return w.delivered(); });
+    std::fprintf(stderr, "%6.1f s  %10.0f deliveries/s\n", double(now - t_begin) / 1e9, double(d - last));
+    last = d, tick += 1'000'000'000;
+  }
+  for (auto& w : ws) w->stop_publishing();
+  while (sum(ws, [](const fan_worker& w) { return w.stopped() ? 1 : 0; }) < ws.size())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const double seconds = double(now_ns() - t_begin) / 1e9;
+  getrusage(RUSAGE_SELF, &ru1);
+  u64 published = 0;
+  for (std::uint32_t p = 0; p < o.publishers; ++p) published += sh.sent[p].load();
+  // The last deliveries: until every open subscriber has every message, or
+  // nothing more arrived for --timeout seconds.
+  const u64 want = published * sum(ws, [](const fan_worker& w) { return w.subscribers_open(); });
+  u64 seen = 0;
+  for (i64 quiet_since = now_ns(); !got_stop && now_ns() - quiet_since < static_cast<i64>(o.timeout * 1e9);) {
+    const u64 d = sum(ws, [](const fan_worker& w) { return w.delivered(); });
+    if (d >= want) break;
+    if (d != seen) seen = d, quiet_since = now_ns();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (auto& w : ws) w->finish();
+  fan_results r;
+  for (auto& w : ws) {
+    w->join();
+    const fan_results& x = w->results();
+    r.delivered += x.delivered, r.lost += x.lost, r.duplicated += x.duplicated, r.out_of_order += x.out_of_order;
+    r.malformed += x.malformed, r.connect_failed += x.connect_failed, r.closed += x.closed;
+    r.subscribed += x.subscribed;
+    r.h.merge(x.h);
+  }
+  const double cpu = seconds_of(ru1.ru_utime) - seconds_of(ru0.ru_utime) + seconds_of(ru1.ru_stime) -
+                     seconds_of(ru0.ru_stime);
+  print_fanout(o, r, published, seconds, cpu);
+  const bool ok = r.lost + r.duplicated + r.out_of_order + r.malformed + r.connect_failed + r.closed == 0 &&
+                  published > 0 && r.subscribed == o.subscribers && r.delivered == published * r.subscribed;
   return ok ? 0 : 3;
 }
 
@@ -158,5 +238,10 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sa.sa_handler = zws_load::on_usr1;
   sigaction(SIGUSR1, &sa, nullptr);
-  return zws_load::run(o);
+  if (o.deflate && !zws::deflate_available()) {
+    std::fprintf(stderr, "zws-load: --deflate: zws was built without permessage-deflate (make DEFLATE=1)\n");
+    return 1;
+  }
+  if (o.fanout && !zws_load::raise_fd_limit(o)) return 1;
+  return o.fanout ? zws_load::run_fanout(o) : zws_load::run(o);
 }

@@ -3,6 +3,8 @@
 # directly or through nginx).
 #   cat_cases.sh NAME BASE_URL SERVER_LOG
 # SERVER_LOG is the server's output, where it logs "close PATH CODE REASON".
+# With a build that has zlib, --deflate also runs against the peer and against a
+# zws-echo --deflate of its own, behind a relay that counts the bytes on the wire.
 # Prints one "ok - NAME: case" / "not ok - NAME: case" line per case.
 set -u
 name=$1 base=$2 server_log=$3
@@ -100,6 +102,47 @@ timeout -k 2 20 "$cat" --no-close "$base/limit" < "$tmp/big" > /dev/null 2> "$tm
 rc=$?
 if [ $rc -ne 0 ] && grep -q 1009 "$tmp/err"; then ok 'server limit: too-large message closes with 1009, error exit'
 else not_ok 'server limit: too-large message closes with 1009, error exit' "exit $rc, stderr: $(head -c 200 "$tmp/err")"; fi
+
+# --deflate (a build with zlib) against the peer: it accepts the offer (Python
+# websockets) or declines it (Node ws by default); the messages come back either way.
+if ! grep -q "built without permessage-deflate" <("$cat" --deflate ws://127.0.0.1:1/ < /dev/null 2>&1); then
+  roundtrip 'text lines with --deflate offered' "$tmp/text" "$base/echo" --deflate --count 5
+  roundtrip '1000 messages with --deflate offered, in order' "$tmp/many" "$base/echo" --deflate --count 1000
+
+  # Against zws-echo --deflate through a relay that counts the bytes each way:
+  # 100 compressible lines must come back intact and take well under half their
+  # size on the wire in both directions (uncompressed they take more).
+  "$bin/zws-echo" --host 127.0.0.1 --port 0 --deflate > "$tmp/zecho.log" 2>&1 &
+  zecho=$!
+  for _ in $(seq 100); do grep -q "listening on" "$tmp/zecho.log" && break; sleep 0.05; done
+  zport=$(sed -n 's#.*listening on ws://127.0.0.1:\([0-9]*\)/.*#\1#p' "$tmp/zecho.log")
+  /usr/bin/python3 -u -c '
+import socket, sys, threading
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(1); print(ls.getsockname()[1])
+c, _ = ls.accept(); u = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); n = [0, 0]
+def pump(a, b, i):
+    while True:
+        d = a.recv(65536)
+        if not d: break
+        n[i] += len(d); b.sendall(d)
+    try: b.shutdown(socket.SHUT_WR)
+    except OSError: pass
+t = threading.Thread(target=pump, args=(u, c, 1)); t.start(); pump(c, u, 0); t.join(); print(n[0], n[1])
+' "$zport" > "$tmp/relay.out" 2>&1 &
+  relay=$!
+  for _ in $(seq 100); do [ -s "$tmp/relay.out" ] && break; sleep 0.05; done
+  for i in $(seq 100); do echo "{\"user\":\"alice\",\"event\":\"login\",\"n\":$i,\"note\":\"the same words again and again\"}"; done > "$tmp/json"
+  title='--deflate against zws-echo --deflate: intact, compressed both ways on the wire'
+  timeout -k 2 20 "$cat" --deflate --count 100 "ws://127.0.0.1:$(head -n 1 "$tmp/relay.out")/" < "$tmp/json" > "$tmp/out" 2> "$tmp/err"
+  rc=$?
+  for _ in $(seq 100); do kill -0 $relay 2>/dev/null || break; sleep 0.05; done
+  kill $relay $zecho 2>/dev/null; wait $relay $zecho 2>/dev/null
+  read -r up down < <(sed -n 2p "$tmp/relay.out")
+  size=$(wc -c < "$tmp/json")
+  if [ $rc -eq 0 ] && cmp -s "$tmp/json" "$tmp/out" && [ "${up:-$size}" -lt $((size / 2)) ] && [ "${down:-$size}" -lt $((size / 2)) ]; then
+    ok "$title ($size B of lines: $up B up, $down B down)"
+  else not_ok "$title" "exit $rc, $size B of lines, ${up:-?} B up, ${down:-?} B down, $(head -c 200 "$tmp/err")"; fi
+fi
 
 # Nobody listening: error exit with a message.
 timeout -k 2 20 "$cat" "ws://127.0.0.1:1/" < /dev/null > /dev/null 2> "$tmp/err"

@@ -115,6 +115,9 @@ inline void worker::fail(conn& c, u64 counters::*what) {
   c.st = cstate::closed;
   c.in.release();
   c.out.release();
+  c.wire.release();
+  c.tls.reset();
+  c.z.reset();
 }
 
 inline void worker::on_event(conn& c, std::uint32_t ev) {
@@ -132,7 +135,7 @@ inline void worker::on_event(conn& c, std::uint32_t ev) {
     }
     case cstate::handshaking:
     case cstate::open:
-      if ((ev & EPOLLOUT) && (!c.out.empty() || c.raw_queued || c.big_left) && !flush(c)) return;
+      if ((ev & EPOLLOUT) && (!c.out.empty() || !c.wire.empty() || c.raw_queued || c.big_left) && !flush(c)) return;
       if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(c);
       return;
     case cstate::unused:
@@ -146,10 +149,24 @@ inline void worker::on_connected(conn& c, i64 now) {
     on_open(c, now);
     return;
   }
+  if (tls_ != nullptr) {
+    // The ClientHello goes first; the upgrade request waits in c.out (plaintext)
+    // until the TLS handshake is done (flush_tls).
+    c.tls.emplace(zws::detail::tls::session::client(*tls_, tgt_.host));
+    if (c.tls->failed() || c.tls->start(c.wire) == zws::detail::tls::status::failed) {
+      tls_failed(c);
+      return;
+    }
+  }
   std::uint8_t nonce[16];
   rng_.fill(nonce, sizeof nonce);
   c.key = zws::make_client_key(std::span<const std::uint8_t, 16>(nonce));
-  zws::write_upgrade_request(c.out, {.host = tgt_.host_header, .target = tgt_.path}, c.key);
+  const zws::extension_value offer = offer_.value();
+  const zws::http::header extra[1] = {{"Sec-WebSocket-Extensions", offer.view()}};
+  zws::write_upgrade_request(c.out,
+                             {.host = tgt_.host_header, .target = tgt_.path,
+                              .extra = std::span(extra, opt_.deflate ? 1 : 0)},
+                             c.key);
   c.st = cstate::handshaking;
   flush(c);
 }
@@ -160,7 +177,13 @@ inline void worker::goodbye(conn& c) {
   if (c.st == cstate::open && !opt_.raw && c.big_left == 0) {
     const zws::mask_key key = rng_.key();
     zws::write_close(c.out, zws::close_code::normal, {}, &key);
-    sys::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (c.tls) {  // the Close, then close_notify, behind what waits
+      c.tls->send(c.out.bytes(), c.wire);
+      c.tls->shutdown(c.wire);
+      sys::send(c.fd, c.wire.data(), c.wire.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else {
+      sys::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
   }
   close(c.fd);
   c.fd = -1;
@@ -174,6 +197,7 @@ inline void worker::on_open(conn& c, i64 now) {
   c.st = cstate::open;
   ++open_;
   if (!opt_.raw) c.rd.emplace(zws::role::client, reader_limits_);
+  if (c.z) c.rd->set_deflate(true);
   if (opt_.idle) c.limit = 0;  // held silent until the probe
   send_messages(c, now);
   flush(c);
@@ -181,6 +205,10 @@ inline void worker::on_open(conn& c, i64 now) {
 }
 
 inline void worker::on_readable(conn& c) {
+  if (c.tls) {
+    on_readable_tls(c);
+    return;
+  }
   for (int reads = 0;; ++reads) {
     if (reads == reads_per_turn) {
       // Not drained, and there is no new edge to come back for it: another turn
@@ -250,9 +278,20 @@ inline std::size_t worker::consume_handshake(conn& c, std::span<std::uint8_t> by
   response_parser_.reset();
   const zws::http::parse_result r = response_parser_.parse(text.substr(0, end + 4));
   if (r.status != zws::http::parse_status::done ||
-      zws::verify_upgrade_response(response_parser_.get(), c.key) != zws::error::none) {
+      zws::verify_upgrade_response(response_parser_.get(), c.key, {}, opt_.deflate) != zws::error::none) {
     fail(c, &counters::handshake_failed);
     return failed;
+  }
+  if (opt_.deflate) {  // a server may decline: then nothing is compressed on this connection
+    const zws::deflate_answer a = zws::check_deflate_answer(response_parser_.get().headers, offer_);
+    if (a.err != zws::error::none) {
+      fail(c, &counters::handshake_failed);
+      return failed;
+    }
+    if (a.accepted) {
+      c.z = std::make_unique<zstate>(a.params);
+      ++all_.deflate_agreed;
+    }
   }
   on_open(c, now);
   if (c.st != cstate::open) return failed;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace zws_load {
 
@@ -28,17 +29,32 @@ struct options {
   double connect_timeout = 10.0;
   double timeout = 2.0;       // a message unanswered this long fails its connection
   std::uint32_t max_connecting = 256;  // connects in progress at once, per thread
+  std::string ca;             // wss://: trust only this PEM bundle (default: the system store)
+  bool insecure = false;      // wss://: accept any certificate
+  bool deflate = false;       // offer permessage-deflate; compress, inflate
+  bool payload_json = false;  // --payload json: JSON documents (text) instead of the pattern
+  bool size_given = false;
+  // --fanout: publishers and subscribers through a fan-out server (tools/load/fanout.hpp)
+  bool fanout = false;
+  std::uint32_t subscribers = 10;
+  std::uint32_t publishers = 1;
+  std::vector<std::string> sub_urls;  // where subscribers connect, in turn (default: URL)
 };
 
 inline constexpr const char* usage_text =
     "usage: zws-load URL [options]\n"
     "  A wrk-style load generator for WebSocket echo servers (and, with --raw, raw TCP echo).\n"
-    "  URL is ws://host:port/path (with --raw: tcp://host:port or host:port).\n"
+    "  URL is ws://host:port/path or wss://... (with --raw: tcp://host:port or host:port).\n"
     "\n"
     "  -c CONNS         connections (default 10)\n"
     "  -d DEPTH         messages in flight per connection (default 1; with -R: the cap, default 64)\n"
     "  -s BYTES         payload size per message (default 16)\n"
     "  --text           send text messages (printable ASCII) instead of binary\n"
+    "  --payload KIND   binary (default), text (as --text) or json: JSON records with\n"
+    "                   varying numbers and words, made from each message's number\n"
+    "                   (compressible like real traffic; text messages, -s at least 48)\n"
+    "  --deflate        offer permessage-deflate; compress every message sent, inflate\n"
+    "                   and check every echo; the report gives the ratio on the wire\n"
     "  -D SECONDS       measured duration (default 5); with --idle: how long to hold\n"
     "  --warmup SECONDS run this long before measuring (default 1)\n"
     "  --threads N      event-loop threads, connections split between them (default 1)\n"
@@ -50,7 +66,26 @@ inline constexpr const char* usage_text =
     "  --connect-timeout SECONDS  per connection, connect + handshake (default 10)\n"
     "  --timeout SECONDS  a message unanswered this long (from its send or scheduled\n"
     "                   time) counts as a timeout and ends its connection (default 2)\n"
+    "  --ca FILE        wss://: trust only the CAs of this PEM file (default: the system store)\n"
+    "  --insecure       wss://: accept any certificate (encrypted, NOT authenticated)\n"
     "  --json           print one JSON object on stdout instead of the text report\n"
+    "\n"
+    "  Fan-out (publish/subscribe through a server such as zws-echo --fanout, where\n"
+    "  every connection of a path gets every message sent on it, sender included):\n"
+    "  --fanout         S subscriber connections only read; P publisher connections\n"
+    "                   send messages stamped with publisher, sequence number and send\n"
+    "                   time, for -D seconds after --warmup quiet seconds (default 1: time\n"
+    "                   for subscriptions to settle). Reports deliveries/s, publish ->\n"
+    "                   receive latency, and lost, duplicated and out-of-order messages\n"
+    "                   (waiting up to --timeout seconds at the end for the last ones)\n"
+    "  --subscribers S  subscriber connections (default 10)\n"
+    "  --publishers P   publisher connections, to URL (default 1)\n"
+    "  --sub-url URL    where subscribers connect (repeatable: they take the URLs in\n"
+    "                   turn, e.g. two servers bridged through Redis); default URL\n"
+    "  -R RATE          messages/s published in total (open loop); without it each\n"
+    "                   publisher keeps -d messages (default 1) in flight, sending the\n"
+    "                   next when its own copy comes back\n"
+    "  -s BYTES         message size, at least 24 (default 64)\n"
     "  --help           this text\n"
     "\n"
     "  Exit status: 0 when every message was echoed intact (or, with --idle, every\n"
@@ -123,9 +158,28 @@ inline int parse_options(int argc, char** argv, options& o) {
     } else if (a == "-s") {
       if (!v || !detail::parse_size(v, z) || z > (std::size_t{1} << 30)) return bad("-s", v);
       o.size = z;
+      o.size_given = true;
       ++i;
     } else if (a == "--text") {
       o.text = true;
+    } else if (a == "--payload") {
+      const std::string_view k = v ? v : "";
+      if (k != "binary" && k != "text" && k != "json") return bad("--payload (binary, text or json)", v);
+      o.text = k != "binary";
+      o.payload_json = k == "json";
+      ++i;
+    } else if (a == "--deflate") {
+      o.deflate = true;
+    } else if (a == "--fanout") {
+      o.fanout = true;
+    } else if (a == "--subscribers") {
+      if (!count(o.subscribers, 1)) return bad("--subscribers", v);
+    } else if (a == "--publishers") {
+      if (!count(o.publishers, 1)) return bad("--publishers", v);
+    } else if (a == "--sub-url") {
+      if (!v) return bad("--sub-url", v);
+      o.sub_urls.emplace_back(v);
+      ++i;
     } else if (a == "-D") {
       if (!seconds(o.duration) || o.duration <= 0) return bad("-D", v);
     } else if (a == "--warmup") {
@@ -142,6 +196,12 @@ inline int parse_options(int argc, char** argv, options& o) {
       if (!count(o.idle, 1)) return bad("--idle", v);
     } else if (a == "--timeout") {
       if (!seconds(o.timeout) || o.timeout <= 0) return bad("--timeout", v);
+    } else if (a == "--ca") {
+      if (!v) return bad("--ca", v);
+      o.ca = v;
+      ++i;
+    } else if (a == "--insecure") {
+      o.insecure = true;
     } else if (a == "--connect-timeout") {
       if (!seconds(o.connect_timeout) || o.connect_timeout <= 0) return bad("--connect-timeout", v);
     } else if (!a.empty() && a[0] == '-') {
@@ -154,6 +214,14 @@ inline int parse_options(int argc, char** argv, options& o) {
   }
   if (o.url.empty()) return bad("URL", nullptr);
   if (o.raw && o.size == 0) return bad("-s (--raw needs at least 1 byte)", "0");
+  if (o.raw && (o.deflate || o.payload_json)) return bad("option with --raw", o.deflate ? "--deflate" : "--payload json");
+  if (o.payload_json && o.size < 48) return bad("-s (--payload json needs at least 48 bytes)", "");
+  if (o.fanout) {
+    if (o.raw || o.idle || o.payload_json) return bad("option with --fanout", o.raw ? "--raw" : o.idle ? "--idle" : "--payload json");
+    if (!o.size_given) o.size = 64;
+    if (o.size < 24) return bad("-s (--fanout needs at least 24 bytes)", "");
+    o.conns = o.subscribers + o.publishers;
+  }
   if (o.rate > 0 && !o.depth_given) o.depth = 64;
   if (o.idle) o.conns = o.idle;
   if (o.threads > o.conns) o.threads = o.conns;

@@ -23,6 +23,12 @@ struct counters {
   std::uint64_t protocol_errors = 0;
   std::uint64_t closed = 0;    // connections the server closed or reset while open
   std::uint64_t timeouts = 0;  // connections whose oldest message went unanswered past --timeout
+  // On the wire (frames: header + payload as sent, compressed or not) against
+  // payload, measured phase only; `bytes` above is the payload received.
+  std::uint64_t sent_payload = 0;
+  std::uint64_t sent_wire = 0;
+  std::uint64_t recv_wire = 0;
+  std::uint64_t deflate_agreed = 0;  // connections that agreed on permessage-deflate
 };
 
 inline double seconds_of(const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; }
@@ -35,6 +41,18 @@ struct report {
   std::uint32_t open = 0;
   std::uint64_t answered = 0;
 };
+
+inline double ratio(std::uint64_t payload, std::uint64_t wire) { return wire ? double(payload) / double(wire) : 0.0; }
+
+// Payload against frame bytes (headers included; TLS records not): with
+// --deflate, the compression the server achieved on its echoes and ours on sends.
+inline void print_wire_text(const options& o, const report& r) {
+  const double mib = 1024.0 * 1024.0;
+  std::printf("  wire        sent %.2f MiB payload in %.2f MiB of frames (%.2fx), received %.2f in %.2f (%.2fx)\n",
+              double(r.c.sent_payload) / mib, double(r.c.sent_wire) / mib, ratio(r.c.sent_payload, r.c.sent_wire),
+              double(r.c.bytes) / mib, double(r.c.recv_wire) / mib, ratio(r.c.bytes, r.c.recv_wire));
+  if (o.deflate) std::printf("  deflate     agreed on %" PRIu64 " of %u connections\n", r.c.deflate_agreed, o.conns);
+}
 
 inline void print_text(const options& o, const report& r) {
   const double mps = double(r.c.msgs) / r.seconds;
@@ -52,6 +70,7 @@ inline void print_text(const options& o, const report& r) {
     std::printf("  latency us  p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (mean %.1f)\n", us(0.5), us(0.9),
                 us(0.99), us(0.999), double(r.h.max()) / 1000.0, r.h.mean() / 1000.0);
   }
+  if (!o.idle && !o.raw) print_wire_text(o, r);
   std::printf("  errors      connect %" PRIu64 ", handshake %" PRIu64 ", verify %" PRIu64 ", protocol %" PRIu64
               ", closed %" PRIu64 ", timeout %" PRIu64 "\n",
               r.c.connect_failed, r.c.handshake_failed, r.c.verify_errors, r.c.protocol_errors, r.c.closed,
@@ -75,6 +94,12 @@ inline void print_json(const options& o, const report& r) {
               ",\"protocol\":%" PRIu64 ",\"closed\":%" PRIu64 ",\"timeout\":%" PRIu64 "},",
               r.c.connect_failed, r.c.handshake_failed, r.c.verify_errors, r.c.protocol_errors, r.c.closed,
               r.c.timeouts);
+  std::printf("\"wire\":{\"payload_sent\":%" PRIu64 ",\"frames_sent\":%" PRIu64 ",\"payload_received\":%" PRIu64
+              ",\"frames_received\":%" PRIu64 ",\"ratio_sent\":%.3f,\"ratio_received\":%.3f},\"deflate_agreed\":%" PRIu64
+              ",\"payload\":\"%s\",",
+              r.c.sent_payload, r.c.sent_wire, r.c.bytes, r.c.recv_wire, ratio(r.c.sent_payload, r.c.sent_wire),
+              ratio(r.c.bytes, r.c.recv_wire), r.c.deflate_agreed,
+              o.payload_json ? "json" : o.text ? "text" : "binary");
   std::printf("\"cpu\":{\"user_s\":%.3f,\"sys_s\":%.3f,\"share\":%.3f},\"isa\":\"%s\"}\n", r.cpu_user,
               r.cpu_sys, (r.cpu_user + r.cpu_sys) / r.seconds, std::string(zws::isa_name(zws::active_isa())).c_str());
 }

@@ -19,6 +19,8 @@ struct target {
   socklen_t addr_len = 0;
   std::string host_header;  // host[:port] as the URL spelled it
   std::string path = "/";
+  bool secure = false;      // wss://
+  std::string host;         // for TLS: SNI and the name the certificate must carry
 };
 
 inline bool resolve(const options& o, target& t) {
@@ -28,16 +30,18 @@ inline bool resolve(const options& o, target& t) {
   else if (o.raw && text.find("://") == std::string::npos) text = "ws://" + text;
   const std::optional<zws::url> u = zws::parse_url(text);
   if (!u) {
-    std::fprintf(stderr, "zws-load: not a ws:// URL: %s\n", o.url.c_str());
+    std::fprintf(stderr, "zws-load: not a ws:// or wss:// URL: %s\n", o.url.c_str());
     return false;
   }
-  if (u->secure) {
-    std::fprintf(stderr, "zws-load: wss:// is not supported (no TLS in this build)\n");
+  if (u->secure && o.raw) {
+    std::fprintf(stderr, "zws-load: --raw speaks plain TCP, not wss://\n");
     return false;
   }
+  t.secure = u->secure;
   t.host_header = zws::host_header(*u);
   t.path = std::string(u->target);
   const std::string host(u->host), port = std::to_string(u->port);
+  t.host = host;
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;

@@ -25,7 +25,10 @@ inline std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i6
   c.verified = 0;
   for (;; skip = 0) {
     const std::span<std::uint8_t> rest = bytes.subspan(off);
-    if (const std::size_t hs = fmt_.echo_at(rest); hs != 0 && !c.rd->in_message()) {
+    // (With deflate, also not inside a compressed frame, whose payload the
+    // reader yields as it arrives.)
+    if (const std::size_t hs = fmt_.echo_at(rest);
+        hs != 0 && !c.rd->in_message() && (!c.z || c.rd->payload_left() == 0)) {
       if (rest.size() < hs + n) {
         c.need = hs + n;
         return off;
@@ -33,10 +36,12 @@ inline std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i6
       if (!verify_echo(c, rest.data() + hs, skip)) return failed;
       complete(c, now);
       off += hs + n;
+      if (ph_ == phase::measure) measured_.recv_wire += hs + n;
       continue;
     }
     const zws::read_result r = c.rd->next(rest);
     off += r.consumed;
+    if (ph_ == phase::measure && r.ev.kind <= zws::event_kind::piece) measured_.recv_wire += r.consumed;
     switch (r.ev.kind) {
       case zws::event_kind::none:
         continue;
@@ -57,8 +62,13 @@ inline std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i6
         zws::write_frame(c.out, zws::opcode::pong, r.ev.data, &key);
         continue;
       }
+      case zws::event_kind::piece:  // the loader's reader does not stream: a compressed message
+        if (!c.z || !inflate_piece(c, r.ev, now)) {
+          if (!c.z) fail(c, &counters::protocol_errors);
+          return failed;
+        }
+        continue;
       case zws::event_kind::pong:
-      case zws::event_kind::piece:  // the loader's reader does not stream
         continue;
       case zws::event_kind::close:
         fail(c, &counters::closed);
@@ -74,10 +84,41 @@ inline std::size_t worker::consume_ws(conn& c, std::span<std::uint8_t> bytes, i6
 // first `skip` were checked already) against the oldest message in flight.
 // Fails the connection and returns false when it is not that message.
 inline bool worker::verify_echo(conn& c, const std::uint8_t* data, std::size_t skip) {
-  const bool ok = c.done != c.sent && (skip == 0 ? pat_.matches_whole(c.done, data)
-                                                 : pat_.matches(c.done, skip, data + skip, pat_.size() - skip));
+  bool ok = c.done != c.sent;
+  if (ok && json_) {
+    std::uint8_t* const want = scratch_.prepare(json_->size());
+    json_->write(want, c.done);
+    ok = std::memcmp(want, data, json_->size()) == 0;
+  } else if (ok) {
+    ok = skip == 0 ? pat_.matches_whole(c.done, data) : pat_.matches(c.done, skip, data + skip, pat_.size() - skip);
+  }
   if (!ok) fail(c, &counters::verify_errors);
   return ok;
+}
+
+// A piece of a compressed echo: inflated into c.z->inflated; the last one
+// checks the whole echo. False when the connection failed.
+inline bool worker::inflate_piece(conn& c, const zws::event& ev, i64 now) {
+  zstate& z = *c.z;
+  if (ev.first) {
+    z.in.begin(pat_.size(), ev.op == zws::opcode::text);  // one byte more is already too big
+    z.inflated.clear();
+  }
+  zws::error e = z.in.write(ev.data, z.inflated);
+  if (e == zws::error::none && ev.last) e = z.in.finish(z.inflated);
+  if (e != zws::error::none) {  // corrupt, too large, or not UTF-8: not what was sent
+    fail(c, &counters::verify_errors);
+    return false;
+  }
+  if (!ev.last) return true;
+  const zws::opcode want = opt_.text ? zws::opcode::text : zws::opcode::binary;
+  if (ev.op != want || z.inflated.size() != pat_.size()) {
+    fail(c, &counters::verify_errors);
+    return false;
+  }
+  if (!verify_echo(c, z.inflated.data(), 0)) return false;
+  complete(c, now);
+  return true;
 }
 
 inline std::size_t worker::consume_raw(conn& c, std::span<std::uint8_t> bytes, i64 now) {
@@ -88,6 +129,7 @@ inline std::size_t worker::consume_raw(conn& c, std::span<std::uint8_t> bytes, i
     fail(c, &counters::verify_errors);
     return failed;
   }
+  if (ph_ == phase::measure) measured_.recv_wire += bytes.size();
   const u64 before = c.raw_rx / pat_.size();
   c.raw_rx += bytes.size();
   for (u64 k = c.raw_rx / pat_.size(); k > before; --k) complete(c, now);
@@ -128,12 +170,14 @@ inline void worker::send_messages(conn& c, i64 now) {
 // Where new frames go: the worker's one send buffer, hot in cache, when nothing
 // of this connection waits before them (flush then sends them at once and keeps
 // only what the kernel refused in c.out); otherwise behind what waits.
-inline zws::buffer& worker::out_for(conn& c) noexcept { return c.out.empty() ? wout_ : c.out; }
+// (wss://: always c.out, the plaintext that flush_tls encrypts.)
+inline zws::buffer& worker::out_for(conn& c) noexcept { return c.out.empty() && !c.tls ? wout_ : c.out; }
 
 inline void worker::append_message(conn& c, i64 stamp) {
   if (!c.stamps.empty()) c.stamps[c.sent & stamp_mask_] = stamp;
   if (opt_.raw) {
     c.raw_queued += pat_.size();  // sent straight from the stream image by flush()
+    if (ph_ == phase::measure) measured_.sent_wire += pat_.size();
   } else if (big_) {
     c.big_key = rng_.key();
     c.big_head = zws::make_frame_head(opt_.text ? zws::opcode::text : zws::opcode::binary, pat_.size(), &c.big_key);
@@ -141,10 +185,41 @@ inline void worker::append_message(conn& c, i64 stamp) {
     c.big_seq = c.sent;
     c.big_off = 0;
     c.big_left = pat_.size();
+    if (ph_ == phase::measure) measured_.sent_wire += c.big_head.size + pat_.size();
+  } else if (generic_) {
+    append_generic(c);
   } else {
     fmt_.append(out_for(c), pat_, c.sent, rng_.key());
+    if (ph_ == phase::measure) measured_.sent_wire += fmt_.send_head_size + 4u + pat_.size();
   }
+  if (ph_ == phase::measure) measured_.sent_payload += pat_.size();
   ++c.sent;
+}
+
+// Message c.sent made whole (a JSON document, or the pattern), compressed when
+// deflate was agreed, framed with RSV1 and masked.
+inline void worker::append_generic(conn& c) {
+  const std::size_t n = pat_.size();
+  std::uint8_t* const plain = scratch_.prepare(n);
+  if (json_) json_->write(plain, c.sent);
+  else pat_.write(plain, c.sent);
+  std::span<const std::uint8_t> payload(plain, n);
+  zws::frame_header h;
+  h.op = static_cast<std::uint8_t>(opt_.text ? zws::opcode::text : zws::opcode::binary);
+  h.masked = true;
+  h.key = rng_.key();
+  // A compressor that fails (out of memory) leaves the message uncompressed, which is allowed.
+  if (c.z && c.z->can_send && (zout_.clear(), c.z->out.compress(payload, zout_) == zws::error::none)) {
+    payload = zout_.bytes();
+    h.rsv = 4;  // RSV1: compressed
+  }
+  h.payload_length = payload.size();
+  zws::buffer& out = out_for(c);
+  std::uint8_t* d = out.prepare(zws::max_frame_header + payload.size());
+  const std::size_t hs = zws::encode_header(h, std::span<std::uint8_t, zws::max_frame_header>(d, zws::max_frame_header));
+  zws::mask_copy({d + hs, payload.size()}, payload, h.key, 0);
+  out.commit(hs + payload.size());
+  if (ph_ == phase::measure) measured_.sent_wire += hs + payload.size();
 }
 
 // Large messages: checks the payload received so far of the frame at the front of
@@ -207,7 +282,17 @@ inline bool worker::raw_matches(u64 at, const std::uint8_t* got, std::size_t n) 
   return true;
 }
 
+// Large messages: `sent` bytes of the piece fill_chunk made (header first) are gone.
+inline void worker::advance_big(conn& c, std::size_t sent) {
+  const std::size_t h = std::min<std::size_t>(sent, c.big_head.size - c.big_head_sent);
+  c.big_head_sent = static_cast<std::uint8_t>(c.big_head_sent + h);
+  c.big_off += sent - h;
+  c.big_left -= sent - h;
+  if (c.big_left == 0) send_messages(c, now_ns());  // the next one, if depth allows
+}
+
 inline bool worker::flush(conn& c) {
+  if (c.tls) return flush_tls(c);
   if (!wout_.empty()) {
     // Frames just written for c (out_for), which had nothing else waiting: one
     // send; what the kernel refuses waits in c.out for the EPOLLOUT edge.
@@ -256,14 +341,9 @@ inline bool worker::flush(conn& c) {
         continue;
       }
     } else if (c.big_left) {
-      const std::size_t head_left = c.big_head.size - c.big_head_sent;
       n = sys::send(c.fd, chunk_.get(), fill_chunk(c), MSG_NOSIGNAL);
       if (n > 0) {
-        const std::size_t h = std::min<std::size_t>(static_cast<std::size_t>(n), head_left);
-        c.big_head_sent = static_cast<std::uint8_t>(c.big_head_sent + h);
-        c.big_off += static_cast<u64>(n) - h;
-        c.big_left -= static_cast<u64>(n) - h;
-        if (c.big_left == 0) send_messages(c, now_ns());  // the next one, if depth allows
+        advance_big(c, static_cast<std::size_t>(n));
         continue;
       }
     } else {

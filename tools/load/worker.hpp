@@ -9,9 +9,15 @@
 // buffer and leave in one send (only what the kernel refuses is kept per
 // connection).
 //
-// The members are defined in two files: connection.hpp (the loop, connecting,
-// the handshake, failing and closing) and traffic.hpp (messages: sending,
-// receiving, verifying, timing).
+// wss:// drives the library's sans-IO TLS session (lib/io/tls.hpp) from this
+// same loop: ciphertext is read into the receive buffer behind its headroom and
+// decrypted in place, frames are encrypted into the connection's `wire` buffer
+// in one call per flush. So TLS adds OpenSSL's work and nothing else: the
+// framing, the fast paths and the checks are those of ws://.
+//
+// The members are defined in three files: connection.hpp (the loop, connecting,
+// the handshake, failing and closing), tls.hpp (wss://) and traffic.hpp
+// (messages: sending, receiving, verifying, timing).
 #pragma once
 
 #include <sys/socket.h>
@@ -31,13 +37,17 @@
 #include <vector>
 
 #include "histogram.hpp"
+#include "io/tls.hpp"
+#include "json.hpp"
 #include "options.hpp"
 #include "payload.hpp"
 #include "random.hpp"
 #include "report.hpp"
 #include "target.hpp"
+#include "protocol/deflate_stream.hpp"
 #include "wire.hpp"
 #include "zws/buffer.hpp"
+#include "zws/deflate.hpp"
 #include "zws/frame.hpp"
 #include "zws/handshake.hpp"
 #include "zws/http.hpp"
@@ -78,6 +88,23 @@ inline i64 now_ns() noexcept {
 // ---------------------------------------------------------------------------
 // One connection.
 
+// permessage-deflate, once the server agreed: the connection's own streams
+// (context kept between messages when agreed, as a browser's would), and the
+// echo being inflated, whose pieces may arrive over several reads.
+struct zstate {
+  explicit zstate(const zws::deflate_params& agreed)
+      : p(zws::stream_params(agreed, zws::role::client)),
+        in({.window_bits = p.inflate_window_bits, .no_context_takeover = p.inflate_no_context_takeover}),
+        out({.window_bits = zws::can_deflate(p.deflate_window_bits) ? p.deflate_window_bits : std::uint8_t{9},
+             .no_context_takeover = p.deflate_no_context_takeover}),
+        can_send(zws::can_deflate(p.deflate_window_bits)) {}
+  zws::deflate_stream_params p;
+  zws::detail::inflater in;
+  zws::detail::deflater out;
+  bool can_send;          // false: the server allowed a window zlib cannot compress in
+  zws::buffer inflated;   // the echo being inflated
+};
+
 enum class cstate : std::uint8_t { unused, connecting, handshaking, open, closed };
 
 struct conn {
@@ -109,6 +136,9 @@ struct conn {
   bool unread = false;           // in worker::unread_: bytes may wait that were not read yet
   std::size_t verified = 0;      // payload bytes of the frame at the front of `in` already checked
   zws::client_key key{};         // WebSocket: the handshake's Sec-WebSocket-Key
+  std::optional<zws::detail::tls::session> tls;  // wss://
+  zws::buffer wire;              // wss://: ciphertext the kernel has not taken yet
+  std::unique_ptr<zstate> z;     // --deflate, when agreed
 };
 
 // ---------------------------------------------------------------------------
@@ -127,9 +157,12 @@ struct control {
 
 class worker {
  public:
-  worker(const options& o, const target& t, const pattern& p, const stream_image& i, control& ctl,
-         std::uint32_t nconns, double rate)
-      : opt_(o), tgt_(t), pat_(p), image_(i), ctl_(ctl), conns_(nconns), rbuf_(new std::uint8_t[rbuf_size]) {
+  // `tls`: the client context of a wss:// target (null for ws://), shared by the workers.
+  // `json`: --payload json's documents (null: the pattern's).
+  worker(const options& o, const target& t, const zws::detail::tls::client_context* tls, const pattern& p,
+         const json_payload* json, const stream_image& i, control& ctl, std::uint32_t nconns, double rate)
+      : opt_(o), tgt_(t), tls_(tls), pat_(p), json_(json), image_(i), ctl_(ctl), conns_(nconns),
+        rbuf_(new std::uint8_t[rbuf_size]) {
     for (std::uint32_t i = 0; i < nconns; ++i) {
       conns_[i].index = i;
       if (!o.idle) conns_[i].stamps.assign(stamp_mask_ + 1, 0);
@@ -158,6 +191,9 @@ class worker {
     counters c = all_;
     c.msgs = measured_.msgs;
     c.bytes = measured_.bytes;
+    c.sent_payload = measured_.sent_payload;
+    c.sent_wire = measured_.sent_wire;
+    c.recv_wire = measured_.recv_wire;
     return c;
   }
 
@@ -176,6 +212,11 @@ class worker {
   void on_connected(conn& c, i64 now);
   void on_open(conn& c, i64 now);
   void on_readable(conn& c);
+  void on_readable_tls(conn& c);
+  bool flush_tls(conn& c);
+  bool encrypt_pending(conn& c);
+  void tls_failed(conn& c);
+  void advance_big(conn& c, std::size_t sent);
   static constexpr std::size_t failed = ~std::size_t{0};
   std::size_t consume(conn& c, std::span<std::uint8_t> bytes, i64 now);
   std::size_t consume_raw(conn& c, std::span<std::uint8_t> bytes, i64 now);
@@ -186,6 +227,8 @@ class worker {
   void complete(conn& c, i64 now);
   void send_messages(conn& c, i64 now);
   void append_message(conn& c, i64 stamp);
+  void append_generic(conn& c);
+  bool inflate_piece(conn& c, const zws::event& ev, i64 now);
   zws::buffer& out_for(conn& c) noexcept;
   bool flush(conn& c);
   std::size_t fill_chunk(conn& c);
@@ -200,7 +243,9 @@ class worker {
 
   const options& opt_;
   const target& tgt_;
+  const zws::detail::tls::client_context* tls_;
   const pattern& pat_;
+  const json_payload* json_;
   const stream_image& image_;
   const frame_format fmt_{opt_.text ? zws::opcode::text : zws::opcode::binary, opt_.size};
   const u64 stamp_mask_ = std::bit_ceil(u64{opt_.depth}) - 1;  // at most depth in flight
@@ -208,7 +253,13 @@ class worker {
   std::vector<conn> conns_;
   std::unique_ptr<std::uint8_t[]> rbuf_;
   zws::buffer wout_;  // frames being sent now (see out_for); empty between flushes
-  const bool big_ = !opt_.raw && opt_.size >= large_message;
+  // JSON documents and compressed frames are made whole, one by one
+  // (append_generic), not by the fast paths of the pattern.
+  const bool generic_ = json_ != nullptr || opt_.deflate;
+  const zws::deflate_offer offer_ = zws::make_deflate_offer({.enable = true});
+  zws::buffer scratch_;  // generic: the payload being sent, or the expected echo
+  zws::buffer zout_;     // generic: its compressed form
+  const bool big_ = !opt_.raw && !generic_ && opt_.size >= large_message;
   const bool raw_big_ = opt_.raw && opt_.size >= large_message;  // sent and checked like big_, unmasked
   std::unique_ptr<std::uint8_t[]> chunk_{big_ || raw_big_ ? new std::uint8_t[chunk_size + zws::max_frame_header]
                                                           : nullptr};
