@@ -114,11 +114,13 @@ class thread_bio {
 };
 
 // Points this thread's BIO at one call's bytes (and `ssl` at the BIO), and
-// away from them afterwards. Clears the thread's error queue first.
+// away from them afterwards. Clears the thread's error queue first when anything
+// is in it (SSL_get_error would blame this session for someone else's error,
+// uSockets #43); peeking costs less than clearing an empty queue's 16 slots.
 class attach {
  public:
   attach(SSL* ssl, io_slot& slot) noexcept {
-    ERR_clear_error();
+    if (ERR_peek_error() != 0) ERR_clear_error();
     thread_local thread_bio shared;
     BIO* b = shared.get();
     if (b == nullptr) return;
@@ -336,22 +338,26 @@ receive_result session::receive(std::span<const std::uint8_t> in, std::span<std:
 }
 
 // The handshake (when not done yet), then SSL_read into `out` until it is full
-// or the input runs out; `produced` counts the plaintext written.
+// or the input runs out; `produced` counts the plaintext written. Once OpenSSL
+// has taken every input byte and holds nothing (no plaintext, no record bytes:
+// SSL_has_pending), another SSL_read could only answer WANT_READ, so the loop
+// stops there instead of paying for that call and SSL_get_error.
 status session::drive(std::span<std::uint8_t> out, const io_slot& slot, std::size_t& produced) {
   if (!handshake_done()) {
     const int rc = SSL_do_handshake(ssl_);
     if (rc != 1) return settle(rc, slot.wire_failed);
     state_ |= established_bit;
   }
+  const std::size_t input = slot.pre.size() + slot.in.size();
   while (produced < out.size()) {
     std::size_t n = 0;
     const int rc = SSL_read_ex(ssl_, out.data() + produced, out.size() - produced, &n);
     if (rc != 1) return settle(rc, slot.wire_failed);
     produced += n;
+    if (slot.taken == input && SSL_has_pending(ssl_) == 0) return status::need_input;
   }
   // `out` is full (or was empty): more to come only if input or plaintext is left.
-  return slot.taken < slot.pre.size() + slot.in.size() || SSL_pending(ssl_) > 0 ? status::out_full
-                                                                                  : status::need_input;
+  return slot.taken < input || SSL_pending(ssl_) > 0 ? status::out_full : status::need_input;
 }
 
 send_result session::send(std::span<const std::uint8_t> plain, buffer& wire) {
