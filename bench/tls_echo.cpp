@@ -5,11 +5,15 @@
 // (OpenSSL's default list under server preference: TLS_AES_256_GCM_SHA384) and,
 // like zws, one session ticket per handshake. Every decrypted byte is encrypted
 // straight back: no WebSocket framing. A connection decrypts into the one shared
-// buffer until OpenSSL wants more input (or the buffer is full), then writes all
-// of it with one SSL_write, as zws corks a batch. What the kernel does not take
-// waits (a copy, allowed by SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER) and the
-// connection stops reading until EPOLLOUT drains it. Read-ahead lets one recv
-// bring many records, as zws reads into its loop's buffer.
+// buffer until OpenSSL wants more input (or the buffer is full), then encrypts
+// all of it with one SSL_write, as zws corks a batch. OpenSSL reads from the
+// socket (read-ahead: one recv brings as many records as its buffer holds) and
+// writes into one ciphertext buffer shared by every connection (a BIO of our
+// own), which goes to the socket in one send: a 64 KiB echo is one send, not
+// one per record. OpenSSL's reads go through a BIO of our own too, a plain recv
+// that notes a short read: the socket is then drained, and unless OpenSSL still
+// holds bytes, no second recv is made to hear EAGAIN (tcp_echo's rule). What the kernel does not take is copied to the connection,
+// which stops reading until EPOLLOUT drains it.
 //
 //   build/<parts>/tls_echo --cert FILE --key FILE [--port N] [--host ADDR] [--release-buffers]
 //
@@ -27,10 +31,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace {
@@ -40,9 +46,60 @@ constexpr std::size_t read_piece = 16 * 1024;  // one record's plaintext at most
 
 struct conn {
   SSL* ssl = nullptr;
-  std::unique_ptr<char[]> pending;  // plaintext SSL_write has not finished (WANT_WRITE)
-  std::size_t pending_size = 0;
+  std::string pending;  // ciphertext the kernel has not taken
+  std::size_t sent = 0;  // of pending
 };
+
+// Where every connection's SSL writes its records; emptied by ship() after each call.
+std::string shared_out;
+
+int out_write(BIO*, const char* data, int n) {
+  shared_out.append(data, static_cast<std::size_t>(n));
+  return n;
+}
+long out_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+int out_create(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+// The input side: recv on the socket whose fd is the BIO's data. A read shorter
+// than asked means the kernel had no more (recv_was_short), as in tcp_echo.
+bool recv_was_short = false;
+
+int in_read(BIO* b, char* data, int n) {
+  BIO_clear_retry_flags(b);
+  const int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b)));
+  ssize_t got;
+  do got = recv(fd, data, static_cast<std::size_t>(n), 0);
+  while (got < 0 && errno == EINTR);
+  if (got < 0 && errno == EAGAIN) {
+    BIO_set_retry_read(b);
+    return -1;
+  }
+  recv_was_short = got < n;
+  return static_cast<int>(got);  // 0: the peer closed; -1: an error
+}
+BIO_METHOD* in_method() {
+  static BIO_METHOD* m = [] {
+    BIO_METHOD* x = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tls_echo socket input");
+    BIO_meth_set_read(x, in_read);
+    BIO_meth_set_ctrl(x, out_ctrl);
+    BIO_meth_set_create(x, out_create);
+    return x;
+  }();
+  return m;
+}
+
+BIO_METHOD* out_method() {
+  static BIO_METHOD* m = [] {
+    BIO_METHOD* x = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tls_echo shared output");
+    BIO_meth_set_write(x, out_write);
+    BIO_meth_set_ctrl(x, out_ctrl);
+    BIO_meth_set_create(x, out_create);
+    return x;
+  }();
+  return m;
+}
 
 struct server {
   int epfd = -1;
@@ -90,9 +147,7 @@ SSL_CTX* make_context(const char* cert, const char* key, bool release_buffers) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_num_tickets(ctx, 1);
-  long mode = SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
-  if (release_buffers) mode |= SSL_MODE_RELEASE_BUFFERS;
-  SSL_CTX_set_mode(ctx, mode);
+  if (release_buffers) SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_read_ahead(ctx, 1);
   if (SSL_CTX_set_ciphersuites(ctx, "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256") != 1 ||
       SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
@@ -115,48 +170,52 @@ void drop(server& s, int fd) {
   close(fd);  // also removes it from the epoll set
 }
 
-// Writes buf[0, n) with SSL_write until done. Returns 1 when all went, 0 when the
-// rest waits in c.pending for EPOLLOUT, -1 when the connection was dropped.
-int write_all(server& s, int fd, const char* buf, std::size_t n) {
+// Sends fd's pending ciphertext, then what the last SSL calls wrote to
+// shared_out (which is emptied); keeps what the kernel refuses. Returns 1 when
+// everything went, 0 when some waits for EPOLLOUT, -1 when the connection was dropped.
+int ship(server& s, int fd) {
   conn& c = at(s, fd);
-  std::size_t off = 0;
-  while (off < n) {
-    const int w = SSL_write(c.ssl, buf + off, static_cast<int>(n - off));
-    if (w > 0) {
-      off += static_cast<std::size_t>(w);
-      continue;
-    }
-    const int e = SSL_get_error(c.ssl, w);
-    if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
-      std::unique_ptr<char[]> rest(new char[n - off]);
-      std::memcpy(rest.get(), buf + off, n - off);
-      c.pending = std::move(rest);
-      c.pending_size = n - off;
-      return 0;
-    }
-    drop(s, fd);
-    return -1;
+  if (!shared_out.empty()) {
+    if (c.pending.empty()) c.pending.swap(shared_out);
+    else c.pending.append(shared_out);
+    shared_out.clear();
   }
+  while (c.sent < c.pending.size()) {
+    const ssize_t n = send(fd, c.pending.data() + c.sent, c.pending.size() - c.sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      c.sent += static_cast<std::size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && errno == EAGAIN) {
+      if (c.pending.capacity() > 4 * (c.pending.size() - c.sent)) c.pending.shrink_to_fit();
+      return 0;
+    } else {
+      drop(s, fd);
+      return -1;
+    }
+  }
+  // Sent: keep the larger buffer as the shared one, give the connection nothing.
+  c.sent = 0;
+  c.pending.clear();
+  if (c.pending.capacity() > shared_out.capacity()) c.pending.swap(shared_out);
+  std::string().swap(c.pending);
   return 1;
 }
 
 // Drives the handshake, then decrypts everything available and echoes it.
 void on_ready(server& s, int fd) {
   conn& c = at(s, fd);
-  if (c.pending_size != 0) {  // a blocked write goes first; input waits in the kernel
-    std::unique_ptr<char[]> p = std::move(c.pending);
-    const std::size_t n = c.pending_size;
-    c.pending_size = 0;
-    if (write_all(s, fd, p.get(), n) != 1) return;
-  }
+  if (!c.pending.empty() && ship(s, fd) != 1) return;  // input waits in the kernel meanwhile
   if (!SSL_is_init_finished(c.ssl)) {
     const int r = SSL_do_handshake(c.ssl);
     if (r != 1) {
       const int e = SSL_get_error(c.ssl, r);
+      if (ship(s, fd) == -1) return;  // the server's flight, or an alert
       if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) drop(s, fd);
       return;
     }
   }
+  recv_was_short = false;
   for (;;) {
     std::size_t have = 0;
     bool drained = false;
@@ -164,6 +223,10 @@ void on_ready(server& s, int fd) {
       const int r = SSL_read(c.ssl, s.buf.get() + have, static_cast<int>(read_piece));
       if (r > 0) {
         have += static_cast<std::size_t>(r);
+        if (recv_was_short && !SSL_has_pending(c.ssl)) {  // the socket is drained
+          drained = true;
+          break;
+        }
         continue;
       }
       const int e = SSL_get_error(c.ssl, r);
@@ -172,11 +235,16 @@ void on_ready(server& s, int fd) {
         break;
       }
       if (e == SSL_ERROR_ZERO_RETURN) SSL_shutdown(c.ssl);  // close_notify back, best effort
+      ship(s, fd);
+      if (at(s, fd).ssl) drop(s, fd);
+      return;
+    }
+    if (have != 0 && SSL_write(c.ssl, s.buf.get(), static_cast<int>(have)) <= 0) {
+      shared_out.clear();
       drop(s, fd);
       return;
     }
-    if (have != 0 && write_all(s, fd, s.buf.get(), have) != 1) return;
-    if (drained) return;
+    if (ship(s, fd) != 1 || drained) return;  // blocked: EPOLLOUT resumes the reading
   }
 }
 
@@ -191,11 +259,17 @@ void on_acceptable(server& s) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     SSL* ssl = SSL_new(s.ctx);
-    if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
-      if (ssl) SSL_free(ssl);
+    BIO* in = BIO_new(in_method());
+    if (in != nullptr) BIO_set_data(in, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
+    BIO* out = BIO_new(out_method());
+    if (ssl == nullptr || in == nullptr || out == nullptr) {
+      SSL_free(ssl);
+      BIO_free(in);
+      BIO_free(out);
       close(fd);
       continue;
     }
+    SSL_set_bio(ssl, in, out);
     SSL_set_accept_state(ssl);
     at(s, fd).ssl = ssl;
     epoll_event ev{};
