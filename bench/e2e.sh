@@ -47,6 +47,9 @@ SCENARIOS=${E2E_SCENARIOS:-A B C D E M S}
 F1_SUBS=${E2E_F1_SUBS:-1000}
 F2_SUBS=${E2E_F2_SUBS:-10000}
 FAN_DEPTH=${E2E_FAN_DEPTH:-8}
+# zws-echo --deflate's --max-zlib-memory: past its default (256 MiB) new connections are
+# answered without deflate, so ZM's 10,000 would not all compress.
+ZLIB_CAP=${E2E_ZLIB_CAP:-$((16 << 30))}
 FD_LIMIT=20000
 BUILD=${E2E_BUILD:-build}
 LOAD=$BUILD/zws-load
@@ -128,8 +131,8 @@ start_server() {
     tls) cmd=("$BUILD/tls_echo" --port "$port" --cert "$CERT" --key "$KEY") ;;
     tlsrb) cmd=("$BUILD/tls_echo" --port "$port" --cert "$CERT" --key "$KEY" --release-buffers) ;;
     zwss) cmd=("${echo[@]}" --tls-cert "$CERT" --tls-key "$KEY") ;;
-    zwsz) cmd=("${echo[@]}" --deflate) ;;
-    zwszs) cmd=("${echo[@]}" --deflate --deflate-shared) ;;
+    zwsz) cmd=("${echo[@]}" --deflate --max-zlib-memory "$ZLIB_CAP") ;;
+    zwszs) cmd=("${echo[@]}" --deflate --deflate-shared --max-zlib-memory "$ZLIB_CAP") ;;
     fan) cmd=("$BUILD/fanout_tcp" --port "$port" --record "$FAN_RECORD") ;;
     zwsf) cmd=("${echo[@]}" --fanout) ;;
     zwsr | zwsr2) cmd=("${echo[@]}" --fanout --redis "$REDIS_ADDR") ;;
@@ -267,12 +270,13 @@ run_memory() {  # server tag [zws-load flags...]
   after=$(rss_kib "$s")
   kill -USR1 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
-  local open answered
-  open=$(json "$f" open); answered=$(json "$f" answered)
+  local open answered agreed
+  open=$(json "$f" open); answered=$(json "$f" answered); agreed=$(json "$f" deflate_agreed)
   stop_server "$s"
   if [ -z "$open" ] || [ "$open" = 0 ]; then say "e2e: $tag on $s: no connection opened (see $OUT/$tag-$s.log)"; return; fi
   R[$s,$tag,bytes]=$(awk -v a="$before" -v b="$after" -v n="$open" 'BEGIN { printf "%.0f", (b - a) * 1024 / n }')
-  R[$s,$tag,note]="$answered/$open answered"
+  R[$s,$tag,note]="$answered/$open answered${agreed:+, $agreed agreed on deflate}"
+  R[$s,$tag,agreed]=$agreed
   LOADAVG[$tag]=$(loadavg)
   say "e2e: $tag $s: RSS $before KiB -> $after KiB with $open open ($answered answered): ${R[$s,$tag,bytes]} B per connection"
 }
@@ -543,7 +547,7 @@ if wants ZM; then
   echo
   echo "| ZM RSS bytes per conn ($IDLE open, one 1 KiB JSON message exchanged) | plain zws-echo | --deflate (dedicated, default) | --deflate --deflate-shared | load avg |"
   echo "|---|---|---|---|---|"
-  echo "| after one message each | ${R[zws,ZM,bytes]:--} | ${R[zwsz,ZM,bytes]:--} | ${R[zwszs,ZM,bytes]:--} | ${LOADAVG[ZM]:-} |"
+  echo "| after one message each | ${R[zws,ZM,bytes]:--} | ${R[zwsz,ZM,bytes]:--} (${R[zwsz,ZM,agreed]:-?} agreed) | ${R[zwszs,ZM,bytes]:--} (${R[zwszs,ZM,agreed]:-?} agreed) | ${LOADAVG[ZM]:-} |"
 fi
 if wants F1 F2 F3; then
   echo
