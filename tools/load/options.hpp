@@ -45,7 +45,7 @@ struct options {
 
 inline constexpr const char* usage_text =
     "usage: zws-load URL [options]\n"
-    "  A wrk-style load generator for WebSocket echo servers (and, with --raw, raw TCP echo).\n"
+    "  A wrk-style load generator for WebSocket echo servers (and, with --raw, raw TCP or TLS echo).\n"
     "  URL is ws://host:port/path or wss://... (with --raw: tcp://host:port or host:port,\n"
     "  or tls://host:port for raw TLS).\n"
     "\n"
