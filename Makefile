@@ -53,7 +53,7 @@ isa_flags = $(strip \
 LIB_SRC   := $(call keep,$(sort $(wildcard lib/*/*.cpp lib/*/simd/*.cpp)))
 UNIT_SRC  := $(call keep,$(sort $(wildcard test/unit/*.cpp)))
 INTEG_SRC := $(call keep,$(sort $(wildcard test/integration/*.cpp)))
-BENCH_SRC := $(sort $(wildcard bench/*_bench.cpp))
+BENCH_SRC := $(call keep,$(sort $(wildcard bench/*_bench.cpp bench/*_bench.*.cpp)))
 FUZZ_SRC  := $(call keep,$(sort $(wildcard test/fuzz/*_fuzz*.cpp)))
 TOOL_SRC  := $(sort $(wildcard tools/*.cpp))
 
@@ -124,7 +124,11 @@ $(B)/integration_tests: $(call obj,$(INTEG_SRC),$(B)) $(LIB)
 $(BA)/integration_tests: $(call obj,$(INTEG_SRC),$(BA)) $(LIB_ASAN)
 	$(CXX) $(ASAN_FLAGS) -o $@ $^ $(GTEST_LIBS) $(PART_LIBS)
 
-test-build: $(TEST_BINS) $(TOOLS) $(B)/tcp_echo
+# The end-to-end yardsticks are compiled here too, so they never rot: tls_echo
+# and the zlib benchmark (inside zws_bench) only in a build with their part.
+E2E_BINS := $(B)/tcp_echo $(B)/fanout_tcp $(if $(filter tls,$(PARTS)),$(B)/tls_echo) \
+            $(if $(filter deflate,$(PARTS)),$(B)/zws_bench)
+test-build: $(TEST_BINS) $(TOOLS) $(E2E_BINS)
 
 # The core build's own checks: its unit and integration tests (the parts' stand-ins among
 # them) and that libzws.a needs no symbol of OpenSSL, zlib or hiredis.
@@ -152,19 +156,29 @@ $(B)/%: $(B)/obj/tools/%.o $(LIB)
 
 # --- benchmarks --------------------------------------------------------------
 $(B)/zws_bench: $(call obj,$(BENCH_SRC),$(B)) $(LIB)
-	$(CXX) $(CXXFLAGS) -o $@ $^ $(BENCH_LIBS)
+	$(CXX) $(CXXFLAGS) -o $@ $^ $(BENCH_LIBS) $(PART_LIBS)
 
 bench:
 	@$(MAKE) --no-print-directory -j$(NPROC) $(B)/zws_bench
 	@if command -v taskset >/dev/null; then taskset -c 1 $(B)/zws_bench $(BENCH_ARGS); else $(B)/zws_bench $(BENCH_ARGS); fi
 
-# End-to-end: zws-echo, a raw TCP echo (the physical yardstick) and Node ws, driven by zws-load.
+# End-to-end: zws-echo against the physical yardsticks (raw TCP echo, raw TLS
+# echo, raw TCP fan-out) and Node ws, driven by zws-load. It runs the build with
+# every part, so the TLS, deflate and fan-out rows (T, Z, F) can run.
 $(B)/tcp_echo: $(B)/obj/bench/tcp_echo.o
 	$(CXX) $(CXXFLAGS) -o $@ $^
 
+$(B)/fanout_tcp: $(B)/obj/bench/fanout_tcp.o
+	$(CXX) $(CXXFLAGS) -o $@ $^
+
+ifneq ($(filter tls,$(PARTS)),)
+$(B)/tls_echo: $(B)/obj/bench/tls_echo.o
+	$(CXX) $(CXXFLAGS) -o $@ $^ -lssl -lcrypto
+endif
+
 bench-e2e:
-	@$(MAKE) --no-print-directory -j$(NPROC) all $(B)/tcp_echo
-	@bench/e2e.sh
+	@$(FULL_MAKE) -j$(NPROC) all $(FULL_B)/tcp_echo $(FULL_B)/tls_echo $(FULL_B)/fanout_tcp $(FULL_B)/zws_bench
+	@E2E_BUILD=$(FULL_B) bench/e2e.sh
 
 # --- fuzzing -----------------------------------------------------------------
 # One target per source: test/fuzz/x_fuzz.cpp, or x_fuzz.<part>.cpp of an optional part.

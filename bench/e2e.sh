@@ -13,9 +13,27 @@
 #   M server RSS per idle connection, E2E_IDLE (10,000) connections open (VmRSS after - before)
 #   S connections one server process holds and answers within its 20,000-descriptor limit
 #     (E2E_SCALE attempted, split over two zws-load processes, which need descriptors too)
+# Wave 2 (each against its own yardstick, with the servers it names; see bench/README.md):
+#   T1 T2 T3  16 B / 1 KiB (100 conns, depth 16), 64 KiB (10 conns, depth 1) over TLS:
+#             zws-echo wss:// against tls_echo (raw TLS echo, zws-load --raw tls://)
+#   TH        full handshakes/s, 50 in flight (zws-load --churn): TCP+TLS+upgrade+one
+#             echo+close against TCP+TLS+one echo+close
+#   TM        RSS per idle TLS connection: tls_echo with and without --release-buffers,
+#             zws-echo wss://, and plain zws-echo beside them
+#   Z1 Z2     JSON text (zws-load --payload json) 1 KiB (100 conns, depth 16), 16 KiB
+#             (10 conns, depth 4): zws-echo --deflate against the plain echo of the same
+#             documents plus zlib's own deflate + inflate per message (zws_bench zlib/)
+#   ZM        RSS per connection that agreed on deflate and exchanged one message
+#             (zws-echo --deflate, --deflate --deflate-shared; plain zws-echo beside them)
+#   F1        fan-out as fast as possible: E2E_F1_SUBS (1,000) subscribers, one publisher,
+#             closed loop (depth 8): deliveries/s, zws-echo --fanout against fanout_tcp
+#   F2        E2E_F2_SUBS (10,000) subscribers, 128 B at 100 publishes/s: latency
+#   F3        F2 through two zws-echo --fanout --redis and one redis-server
 # Everything is bounded by timeouts; servers are killed by PID. Details (every run's
-# JSON, server logs) go to build/e2e/. Knobs: E2E_SERVERS="tcp zws node",
-# E2E_SCENARIOS="A B C D E M S", E2E_RUNS, E2E_SECONDS, E2E_WARMUP, E2E_IDLE, E2E_SCALE.
+# JSON, server logs) go to build/e2e/. Knobs: E2E_SERVERS="tcp zws node" (A-E, M, S),
+# E2E_SCENARIOS="A B C D E M S" (add T1 T2 T3 TH TM Z1 Z2 ZM F1 F2 F3), E2E_RUNS,
+# E2E_SECONDS, E2E_WARMUP, E2E_IDLE, E2E_SCALE, E2E_F1_SUBS, E2E_F2_SUBS, E2E_FAN_DEPTH,
+# E2E_BUILD (the build folder; make bench-e2e: build/tls-deflate-redis).
 set -u
 cd "$(dirname "$0")/.."
 
@@ -26,17 +44,33 @@ IDLE=${E2E_IDLE:-10000}
 SCALE=${E2E_SCALE:-19999}
 SERVERS=${E2E_SERVERS:-tcp zws node}
 SCENARIOS=${E2E_SCENARIOS:-A B C D E M S}
+F1_SUBS=${E2E_F1_SUBS:-1000}
+F2_SUBS=${E2E_F2_SUBS:-10000}
+FAN_DEPTH=${E2E_FAN_DEPTH:-8}
+# zws-echo --deflate's --max-zlib-memory: past its default (256 MiB) new connections are
+# answered without deflate, so ZM's 10,000 would not all compress.
+ZLIB_CAP=${E2E_ZLIB_CAP:-$((16 << 30))}
 FD_LIMIT=20000
-LOAD=build/zws-load
+BUILD=${E2E_BUILD:-build}
+LOAD=$BUILD/zws-load
 OUT=build/e2e
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json "$OUT"/*.log "$OUT"/*.out
+rm -f "$OUT"/*.json "$OUT"/*.log "$OUT"/*.out "$OUT"/*.csv
 
 say() { printf '%s\n' "$*" >&2; }
 
-if [ ! -x "$LOAD" ] || [ ! -x build/tcp_echo ]; then
-  say "e2e: build/zws-load and build/tcp_echo are needed (make bench-e2e builds them)"
+if [ ! -x "$LOAD" ] || [ ! -x "$BUILD/tcp_echo" ]; then
+  say "e2e: $LOAD and $BUILD/tcp_echo are needed (make bench-e2e builds them)"
   exit 1
+fi
+wants() { local x; for x in "$@"; do case " $SCENARIOS " in *" $x "*) return 0 ;; esac; done; return 1; }
+# A certificate for the TLS rows, made here (the CN and SAN are what zws-load checks).
+CERT=$OUT/cert.pem
+KEY=$OUT/key.pem
+if wants T1 T2 T3 TH TM && ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+     -keyout "$KEY" -out "$CERT" -days 2 -subj /CN=localhost \
+     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1; then
+  say "e2e: openssl req failed: no TLS rows"
 fi
 
 # --- pinning -------------------------------------------------------------------
@@ -56,8 +90,8 @@ for s in $SERVERS; do
   case $s in
     tcp) AVAILABLE[tcp]=1 ;;
     zws)
-      if [ -x build/zws-echo ]; then AVAILABLE[zws]=1
-      else say "e2e: skipping zws: build/zws-echo does not exist (yet)"; fi ;;
+      if [ -x "$BUILD/zws-echo" ]; then AVAILABLE[zws]=1
+      else say "e2e: skipping zws: $BUILD/zws-echo does not exist (yet)"; fi ;;
     node)
       if ! command -v node >/dev/null; then
         say "e2e: skipping node ws: node is not installed"
@@ -81,14 +115,29 @@ free_port() {
 }
 
 declare -A PID=() PORT=()
+FAN_RECORD=24  # fanout_tcp --record: the fan-out rows' message size
+REDIS_ADDR=""  # zwsr: the redis-server the two bridged zws-echo use
+# Server names: tcp zws node (A-E, M, S); tls tlsrb zwss (T); zwsz zwszs (Z);
+# fan zwsf zwsr zwsr2 (F). zwsr and zwsr2 are the two Redis-bridged zws-echo of F3.
 # start_server NAME LOGNAME: starts it on a free port, pinned, with the descriptor limit.
 start_server() {
   local name=$1 log="$OUT/server-$1-$2.log" port cmd
   port=$(free_port) || { say "e2e: no free port"; return 1; }
+  local echo=("$BUILD/zws-echo" --port "$port" --host 127.0.0.1)
   case $name in
-    tcp) cmd=(build/tcp_echo --port "$port") ;;
-    zws) cmd=(build/zws-echo --port "$port" --host 127.0.0.1) ;;
+    tcp) cmd=("$BUILD/tcp_echo" --port "$port") ;;
+    zws) cmd=("${echo[@]}") ;;
     node) cmd=(node bench/node_echo.js "$port") ;;
+    tls) cmd=("$BUILD/tls_echo" --port "$port" --cert "$CERT" --key "$KEY") ;;
+    tlsrb) cmd=("$BUILD/tls_echo" --port "$port" --cert "$CERT" --key "$KEY" --release-buffers) ;;
+    zwss) cmd=("${echo[@]}" --tls-cert "$CERT" --tls-key "$KEY") ;;
+    zwsz) cmd=("${echo[@]}" --deflate --max-zlib-memory "$ZLIB_CAP") ;;
+    zwszs) cmd=("${echo[@]}" --deflate --deflate-shared --max-zlib-memory "$ZLIB_CAP") ;;
+    fan) cmd=("$BUILD/fanout_tcp" --port "$port" --record "$FAN_RECORD") ;;
+    zwsf) cmd=("${echo[@]}" --fanout) ;;
+    zwsr | zwsr2) cmd=("${echo[@]}" --fanout --redis "$REDIS_ADDR") ;;
+    redis) cmd=(redis-server --port "$port" --bind 127.0.0.1 --dir "$OUT/redis" --save "" --appendonly no
+                --daemonize no --protected-mode yes --loglevel warning) ;;
   esac
   (ulimit -n "$FD_LIMIT" 2>/dev/null; exec "${PIN_SERVER[@]}" "${cmd[@]}") >"$log" 2>&1 &
   PID[$name]=$!
@@ -122,13 +171,31 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-url_of() { if [ "$1" = tcp ]; then echo "tcp://127.0.0.1:${PORT[$1]}"; else echo "ws://127.0.0.1:${PORT[$1]}/"; fi; }
-raw_flag() { if [ "$1" = tcp ]; then echo --raw; fi; }
+url_of() {
+  case $1 in
+    tcp | fan) echo "tcp://127.0.0.1:${PORT[$1]}" ;;
+    tls | tlsrb) echo "tls://127.0.0.1:${PORT[$1]}" ;;
+    zwss) echo "wss://127.0.0.1:${PORT[$1]}/" ;;
+    zwsf | zwsr | zwsr2) echo "ws://127.0.0.1:${PORT[$1]}/room" ;;
+    *) echo "ws://127.0.0.1:${PORT[$1]}/" ;;
+  esac
+}
+# What zws-load needs to speak to a server besides its URL.
+load_flags() {
+  case $1 in
+    tcp | fan) echo --raw ;;
+    tls | tlsrb) echo --raw --ca "$CERT" ;;
+    zwss) echo --ca "$CERT" ;;
+    zwsz | zwszs) echo --deflate ;;
+  esac
+}
 
 # A server's CPU seconds so far (utime + stime of /proc/PID/stat), and its resident memory.
 TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 server_cpu() { awk -v t="$TCK" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / t }' "/proc/${PID[$1]}/stat" 2>/dev/null || echo 0; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/${PID[$1]}/status" 2>/dev/null || echo 0; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+declare -A LOADAVG=()  # per scenario: the load average when its runs ended
 
 json() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" "$1" | head -n 1; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
@@ -138,7 +205,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) pri
 # --- throughput scenarios ------------------------------------------------------
 declare -A SPEC=(
   [A]="-c 100 -d 1 -s 16" [B]="-c 100 -d 16 -s 16" [C]="-c 100 -d 16 -s 1024"
-  [D]="-c 10 -d 1 -s 65536" [E]="-c 4 -d 1 -s 1048576")
+  [D]="-c 10 -d 1 -s 65536" [E]="-c 4 -d 1 -s 1048576"
+  [T1]="-c 100 -d 16 -s 16" [T2]="-c 100 -d 16 -s 1024" [T3]="-c 10 -d 1 -s 65536"
+  [TH]="-c 50 --churn -s 16"
+  [Z1]="-c 100 -d 16 -s 1024 --payload json" [Z2]="-c 10 -d 4 -s 16384 --payload json")
 declare -A R=()  # R[server,scenario,metric] = median (M, S: the one measurement)
 
 # Raw per-run values, R1[server,scenario,metric] = "v1 v2 v3".
@@ -148,24 +218,31 @@ run_once() {  # server scenario run
   tmo=$(awk -v a="$SECS" -v b="$WARM" 'BEGIN { printf "%d", a + b + 30 }')
   c0=$(server_cpu "$s"); t0=$(date +%s.%N)
   # shellcheck disable=SC2046,SC2086
-  timeout "$tmo" "${PIN_LOAD[@]}" "$LOAD" "$(url_of "$s")" $(raw_flag "$s") ${SPEC[$sc]} \
+  timeout "$tmo" "${PIN_LOAD[@]}" "$LOAD" "$(url_of "$s")" $(load_flags "$s") ${SPEC[$sc]} \
     -D "$SECS" --warmup "$WARM" --json >"$f" 2>"$OUT/$sc-$s-$i.log"
   c1=$(server_cpu "$s"); t1=$(date +%s.%N)
   if [ ! -s "$f" ]; then say "e2e: $sc on $s run $i produced no result (see $OUT/$sc-$s-$i.log)"; return; fi
   R1[$s,$sc,msgs]+=" $(json "$f" msgs_per_s)"; R1[$s,$sc,mib]+=" $(json "$f" mib_per_s)"
   R1[$s,$sc,p99]+=" $(json "$f" p99)"; R1[$s,$sc,lcpu]+=" $(json "$f" share)"
-  R1[$s,$sc,scpu]+=" $(awk -v a="$c0" -v b="$c1" -v x="$t0" -v y="$t1" 'BEGIN { printf "%.3f", (b - a) / (y - x) }')"
+  # The server's CPU share over the whole run (warm-up included: its rate is the same).
+  local share; share=$(awk -v a="$c0" -v b="$c1" -v x="$t0" -v y="$t1" 'BEGIN { printf "%.3f", (b - a) / (y - x) }')
+  R1[$s,$sc,scpu]+=" $share"
+  # Server CPU microseconds per message (per handshake in TH): its share over the rate.
+  R1[$s,$sc,cpm]+=" $(awk -v c="$share" -v m="$(json "$f" msgs_per_s)" 'BEGIN { if (m > 0) printf "%.3f", c * 1e6 / m }')"
+  R1[$s,$sc,wire]+=" $(json "$f" ratio_received)"
   R[$s,$sc,errs]=$(( ${R[$s,$sc,errs]:-0} + $(json "$f" verify) + $(json "$f" protocol) + $(json "$f" connect) \
     + $(json "$f" handshake) + $(json "$f" closed) + $(json "$f" timeout) ))
 }
 summarize() {  # server scenario
   local s=$1 sc=$2 m
-  for m in msgs mib p99 lcpu scpu; do
+  LOADAVG[$sc]=$(loadavg)
+  for m in msgs mib p99 lcpu scpu cpm wire; do
     # shellcheck disable=SC2086
     R[$s,$sc,$m]=$(median ${R1[$s,$sc,$m]:-})
   done
   say "e2e: $sc $s: $(fmt "${R[$s,$sc,msgs]}" 0) msgs/s, $(fmt "${R[$s,$sc,mib]}" 1) MiB/s, p99 $(fmt "${R[$s,$sc,p99]}" 1) us," \
-      "cpu server $(fmt "${R[$s,$sc,scpu]}" 2) / zws-load $(fmt "${R[$s,$sc,lcpu]}" 2), errors ${R[$s,$sc,errs]:-0}" \
+      "cpu server $(fmt "${R[$s,$sc,scpu]}" 2) / zws-load $(fmt "${R[$s,$sc,lcpu]}" 2)," \
+      "server $(fmt "${R[$s,$sc,cpm]}" 2) us/msg, errors ${R[$s,$sc,errs]:-0}" \
       "(runs:${R1[$s,$sc,msgs]:-})"
 }
 
@@ -177,27 +254,31 @@ watchdog() {  # seconds pid
   WATCH_PIDS+=("$!")
 }
 
-# --- M: RSS per idle connection ----------------------------------------------
-run_memory() {  # server
-  local s=$1 f="$OUT/M-$s.out" before after pid
-  start_server "$s" M || return
+# --- M, TM, ZM: RSS per idle connection ----------------------------------------
+run_memory() {  # server tag [zws-load flags...]
+  local s=$1 tag=$2 f="$OUT/$2-$1.out" before after pid
+  shift 2
+  start_server "$s" "$tag" || return
   sleep 0.5
   before=$(rss_kib "$s")
   # shellcheck disable=SC2046
-  "${PIN_LOAD[@]}" "$LOAD" "$(url_of "$s")" $(raw_flag "$s") --idle "$IDLE" -D 60 --json >"$f" 2>"$OUT/M-$s.log" &
-  pid=$!; LOAD_PIDS+=("$pid"); watchdog 120 "$pid"
-  for _ in $(seq 1 1200); do grep -q '^ready' "$f" 2>/dev/null && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  "${PIN_LOAD[@]}" "$LOAD" "$(url_of "$s")" $(load_flags "$s") "$@" --idle "$IDLE" -D 60 --connect-timeout 30 --json \
+    >"$f" 2>"$OUT/$tag-$s.log" &
+  pid=$!; LOAD_PIDS+=("$pid"); watchdog 240 "$pid"
+  for _ in $(seq 1 3600); do grep -q '^ready' "$f" 2>/dev/null && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   sleep 0.5
   after=$(rss_kib "$s")
   kill -USR1 "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
-  local open answered
-  open=$(json "$f" open); answered=$(json "$f" answered)
+  local open answered agreed
+  open=$(json "$f" open); answered=$(json "$f" answered); agreed=$(json "$f" deflate_agreed)
   stop_server "$s"
-  if [ -z "$open" ] || [ "$open" = 0 ]; then say "e2e: M on $s: no connection opened (see $OUT/M-$s.log)"; return; fi
-  R[$s,M,bytes]=$(awk -v a="$before" -v b="$after" -v n="$open" 'BEGIN { printf "%.0f", (b - a) * 1024 / n }')
-  R[$s,M,note]="$answered/$open answered"
-  say "e2e: M $s: RSS $before KiB -> $after KiB with $open open ($answered answered): ${R[$s,M,bytes]} B per connection"
+  if [ -z "$open" ] || [ "$open" = 0 ]; then say "e2e: $tag on $s: no connection opened (see $OUT/$tag-$s.log)"; return; fi
+  R[$s,$tag,bytes]=$(awk -v a="$before" -v b="$after" -v n="$open" 'BEGIN { printf "%.0f", (b - a) * 1024 / n }')
+  R[$s,$tag,note]="$answered/$open answered${agreed:+, $agreed agreed on deflate}"
+  R[$s,$tag,agreed]=$agreed
+  LOADAVG[$tag]=$(loadavg)
+  say "e2e: $tag $s: RSS $before KiB -> $after KiB with $open open ($answered answered): ${R[$s,$tag,bytes]} B per connection"
 }
 
 # --- S: most connections held and answering --------------------------------------
@@ -208,7 +289,7 @@ run_scale() {  # server
     f="$OUT/S-$s-$k.out"; files+=("$f")
     local n=$half; [ "$k" = 2 ] && n=$((SCALE - half))
     # shellcheck disable=SC2046
-    "${PIN_LOAD[@]}" "$LOAD" "$(url_of "$s")" $(raw_flag "$s") --idle "$n" -D 90 --connect-timeout 8 \
+    "${PIN_LOAD[@]}" "$LOAD" "$(url_of "$s")" $(load_flags "$s") --idle "$n" -D 90 --connect-timeout 8 \
       --json >"$f" 2>"$OUT/S-$s-$k.log" &
     pids+=("$!"); LOAD_PIDS+=("$!"); watchdog 150 "$!"
   done
@@ -228,20 +309,95 @@ run_scale() {  # server
   say "e2e: S $s: ${R[$s,S,note]}"
 }
 
-# --- run -------------------------------------------------------------------------
-# A-E: every server is started once and stays up (idle when not driven); the runs
-# of a scenario are interleaved across servers, so a change in background load
-# during the benchmark falls on all of them alike.
-say "e2e: $PINNING; $RUNS runs x ${SECS}s (+${WARM}s warm-up) per scenario; servers: ${!AVAILABLE[*]}"
-ORDER=()
-for s in tcp zws node; do [ -n "${AVAILABLE[$s]:-}" ] && ORDER+=("$s"); done
-TP=()
-for sc in A B C D E; do case " $SCENARIOS " in *" $sc "*) TP+=("$sc") ;; esac; done
-if [ ${#TP[@]} -gt 0 ]; then
-  for s in "${ORDER[@]}"; do start_server "$s" AE || true; done
-  for sc in "${TP[@]}"; do
+# --- F: fan-out ----------------------------------------------------------------------
+# One zws-load --fanout run against servers already up; the server CPU share is that
+# of every process named in FAN_PROCS (F3: both zws-echo and redis-server) over the
+# whole zws-load run, connecting included.
+FAN_PROCS=()
+procs_cpu() { local t=0 p; for p in "${FAN_PROCS[@]}"; do t=$(awk -v a="$t" -v b="$(server_cpu "$p")" 'BEGIN { print a + b }'); done; echo "$t"; }
+run_fan_once() {  # row-name scenario run zws-load-args...
+  local s=$1 sc=$2 i=$3 f="$OUT/$2-$1-$3.json" t0 t1 c0 c1 k
+  shift 3
+  c0=$(procs_cpu); t0=$(date +%s.%N)
+  timeout $((SECS + WARM + 90)) "${PIN_LOAD[@]}" "$LOAD" "$@" --fanout -D "$SECS" --warmup "$WARM" --connect-timeout 30 \
+    --json >"$f" 2>"$OUT/$sc-$s-$i.log"
+  c1=$(procs_cpu); t1=$(date +%s.%N)
+  if [ ! -s "$f" ]; then say "e2e: $sc on $s run $i produced no result (see $OUT/$sc-$s-$i.log)"; return; fi
+  for k in deliveries_per_s p50 p99 p999 max share; do R1[$s,$sc,$k]+=" $(json "$f" "$k")"; done
+  R1[$s,$sc,scpu]+=" $(awk -v a="$c0" -v b="$c1" -v x="$t0" -v y="$t1" 'BEGIN { printf "%.3f", (b - a) / (y - x) }')"
+  for k in lost duplicated out_of_order malformed connect closed; do
+    R[$s,$sc,errs]=$(( ${R[$s,$sc,errs]:-0} + $(json "$f" "$k") ))
+  done
+  R[$s,$sc,subscribed]=$(json "$f" subscribed)
+}
+summarize_fan() {  # row-name scenario
+  local s=$1 sc=$2 k
+  LOADAVG[$sc]=$(loadavg)
+  # shellcheck disable=SC2086
+  for k in deliveries_per_s p50 p99 p999 max share scpu; do R[$s,$sc,$k]=$(median ${R1[$s,$sc,$k]:-}); done
+  say "e2e: $sc $s: $(fmt "${R[$s,$sc,deliveries_per_s]}" 0) deliveries/s, latency p50 $(fmt "${R[$s,$sc,p50]}" 1)" \
+      "p99 $(fmt "${R[$s,$sc,p99]}" 1) p99.9 $(fmt "${R[$s,$sc,p999]}" 1) max $(fmt "${R[$s,$sc,max]}" 1) us," \
+      "cpu server $(fmt "${R[$s,$sc,scpu]}" 2) / zws-load $(fmt "${R[$s,$sc,share]}" 2)," \
+      "errors ${R[$s,$sc,errs]:-0} (runs:${R1[$s,$sc,deliveries_per_s]:-})"
+}
+run_fanout_rows() {
+  local sc i subs args
+  for sc in F1 F2; do
+    wants "$sc" || continue
+    if [ "$sc" = F1 ]; then FAN_RECORD=24; subs=$F1_SUBS; args=(-s 24 -d "$FAN_DEPTH")
+    else FAN_RECORD=128; subs=$F2_SUBS; args=(-s 128 -R 100); fi
+    start_server fan "$sc" && start_server zwsf "$sc" || { stop_server fan; continue; }
     for i in $(seq 1 "$RUNS"); do
-      for s in "${ORDER[@]}"; do
+      FAN_PROCS=(fan); run_fan_once fan "$sc" "$i" "$(url_of fan)" --raw --subscribers "$subs" "${args[@]}"
+      FAN_PROCS=(zwsf); run_fan_once zwsf "$sc" "$i" "$(url_of zwsf)" --subscribers "$subs" "${args[@]}"
+    done
+    stop_server fan; stop_server zwsf
+    summarize_fan fan "$sc"; summarize_fan zwsf "$sc"
+  done
+  if wants F3; then
+    if ! command -v redis-server >/dev/null; then say "e2e: skipping F3: redis-server is not installed"; return; fi
+    mkdir -p "$OUT/redis"
+    start_server redis F3 || return
+    REDIS_ADDR=127.0.0.1:${PORT[redis]}
+    if start_server zwsr F3 && start_server zwsr2 F3; then
+      for i in $(seq 1 "$RUNS"); do
+        FAN_PROCS=(zwsr zwsr2 redis)
+        run_fan_once zwsr F3 "$i" "$(url_of zwsr)" --sub-url "$(url_of zwsr)" --sub-url "$(url_of zwsr2)" \
+          --subscribers "$F2_SUBS" -s 128 -R 100
+      done
+      summarize_fan zwsr F3
+    fi
+    stop_server zwsr; stop_server zwsr2; stop_server redis
+  fi
+}
+
+# --- Z: zlib's own cost per message (the compression yardstick) -------------------------
+declare -A ZLIB=()  # ZLIB[bytes] = deflate + inflate, us per message, context kept
+zlib_yardstick() {
+  local csv="$OUT/zlib.csv" size d i
+  if [ ! -x "$BUILD/zws_bench" ]; then say "e2e: $BUILD/zws_bench is missing: no zlib yardstick"; return; fi
+  "${PIN_SERVER[@]}" "$BUILD/zws_bench" --benchmark_filter='^zlib/' --benchmark_min_time=0.5 \
+    --benchmark_format=csv >"$csv" 2>"$OUT/zlib.log"
+  for size in 1024 16384; do
+    d=$(awk -F, -v n="\"zlib/deflate/bytes:$size/reset:0\"" '$1 == n { print $4 }' "$csv")
+    i=$(awk -F, -v n="\"zlib/inflate/bytes:$size/reset:0\"" '$1 == n { print $4 }' "$csv")
+    ZLIB[$size,deflate]=$(awk -v v="$d" 'BEGIN { if (v != "") printf "%.3f", v / 1000 }')
+    ZLIB[$size,inflate]=$(awk -v v="$i" 'BEGIN { if (v != "") printf "%.3f", v / 1000 }')
+    ZLIB[$size]=$(awk -v a="$d" -v b="$i" 'BEGIN { if (a != "" && b != "") printf "%.3f", (a + b) / 1000 }')
+    say "e2e: zlib per $size B message: deflate ${ZLIB[$size,deflate]} us + inflate ${ZLIB[$size,inflate]} us (context kept)"
+  done
+}
+
+# --- run -------------------------------------------------------------------------
+# A throughput group: every server is started once and stays up (idle when not
+# driven); the runs of a scenario are interleaved across servers, so a change in
+# background load during the benchmark falls on all of them alike.
+run_group() {  # "scenarios" "servers" tag
+  local sc s i
+  for s in $2; do start_server "$s" "$3" || true; done
+  for sc in $1; do
+    for i in $(seq 1 "$RUNS"); do
+      for s in $2; do
         if ! server_alive "$s"; then
           say "e2e: $s is not running before $sc run $i (see $OUT/server-$s-*.log); restarting it"
           start_server "$s" "$sc-$i" || continue
@@ -249,14 +405,41 @@ if [ ${#TP[@]} -gt 0 ]; then
         run_once "$s" "$sc" "$i"
       done
     done
-    for s in "${ORDER[@]}"; do summarize "$s" "$sc"; done
+    for s in $2; do summarize "$s" "$sc"; done
   done
-  for s in "${ORDER[@]}"; do stop_server "$s"; done
-fi
+  for s in $2; do stop_server "$s"; done
+}
+pick() { local out=() x; for x in "$@"; do wants "$x" && out+=("$x"); done; echo "${out[*]}"; }
+
+say "e2e: $PINNING; $RUNS runs x ${SECS}s (+${WARM}s warm-up) per scenario; servers: ${!AVAILABLE[*]}; load $(loadavg)"
+ORDER=()
+for s in tcp zws node; do [ -n "${AVAILABLE[$s]:-}" ] && ORDER+=("$s"); done
+TP=$(pick A B C D E)
+[ -n "$TP" ] && run_group "$TP" "${ORDER[*]}" AE
 for s in "${ORDER[@]}"; do
-  case " $SCENARIOS " in *" M "*) run_memory "$s" ;; esac
-  case " $SCENARIOS " in *" S "*) run_scale "$s" ;; esac
+  wants M && run_memory "$s" M
+  wants S && run_scale "$s"
 done
+HAVE_TLS=""
+[ -x "$BUILD/tls_echo" ] && [ -s "$CERT" ] && HAVE_TLS=1
+if wants T1 T2 T3 TH TM && [ -z "$HAVE_TLS" ]; then say "e2e: skipping T rows: $BUILD/tls_echo or the certificate is missing (make bench-e2e)"; fi
+if [ -n "$HAVE_TLS" ]; then
+  TP=$(pick T1 T2 T3 TH)
+  [ -n "$TP" ] && run_group "$TP" "tls zwss" T
+  if wants TM; then for s in tls tlsrb zwss zws; do run_memory "$s" TM; done; fi
+fi
+TP=$(pick Z1 Z2)
+if [ -n "$TP" ] || wants ZM; then
+  if [[ $BUILD != *deflate* ]]; then  # the build folder names its parts
+    say "e2e: skipping Z rows: $BUILD has no deflate"
+  else
+    [ -n "$TP" ] && zlib_yardstick && run_group "$TP" "zws zwsz" Z
+    if wants ZM; then
+      for s in zws zwsz zwszs; do run_memory "$s" ZM --idle-warm --payload json -s 1024; done
+    fi
+  fi
+fi
+wants F1 F2 F3 && run_fanout_rows
 
 # --- table (also kept in build/e2e/table.md) ---------------------------------------
 exec {STDOUT}>&1 > >(tee "$OUT/table.md")
@@ -284,6 +467,7 @@ isa=$(sed -n 's/.*"isa":"\([a-z0-9]*\)".*/\1/p' "$OUT"/*.json "$OUT"/*.out 2>/de
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
 echo
 echo "### zws end-to-end benchmark ($(date -u +%Y-%m-%d), ${cpu:-unknown CPU}, $(nproc) cores, $PINNING, zws-load isa ${isa:-?})"
+if wants A B C D E M S; then
 echo
 echo "Medians of $RUNS runs of ${SECS}s after ${WARM}s warm-up; (×) is the ratio to raw TCP. CPU is the"
 echo "server's / zws-load's share of one core during the runs (raw · zws · node). Command: \`make bench-e2e\`."
@@ -305,11 +489,96 @@ if [ -n "${R[zws,B,msgs]:-}" ] && [ -n "${R[node,B,msgs]:-}" ]; then
   echo
   echo "zws-echo / Node ws: B $(ratio "${R[zws,B,msgs]}" "${R[node,B,msgs]}"), C $(ratio "${R[zws,C,msgs]:-}" "${R[node,C,msgs]:-}")"
 fi
+fi
+
+# --- wave 2 tables: each row against its own yardstick ---------------------------------
+vr() {  # yardstick-server server scenario metric decimals -> "value (ratio)"
+  local v=${R[$2,$3,$4]:-}
+  [ -n "$v" ] || { echo "-"; return; }
+  echo "$(fmt "$v" "$5") ($(ratio "$v" "${R[$1,$3,$4]:-}"))"
+}
+v() { fmt "${R[$1,$2,$3]:-}" "$4"; }
+cpu2() {  # scenario server... -> "s/l · s/l"
+  local out="" x sc=$1; shift
+  for x in "$@"; do out+="${out:+ · }$(fmt "${R[$x,$sc,scpu]:-}" 2)/$(fmt "${R[$x,$sc,lcpu]:-${R[$x,$sc,share]:-}}" 2)"; done
+  echo "$out"
+}
+if wants T1 T2 T3 TH; then
+  echo
+  echo "#### TLS (zws-echo wss:// against tls_echo, the raw TLS 1.3 echo; zws-load --raw tls:// for it)"
+  echo
+  echo "| row | raw TLS echo | zws-echo wss:// | server CPU µs per msg: raw · zws (ratio) | CPU server/load: raw · zws | load avg |"
+  echo "|---|---|---|---|---|---|"
+  tls_row() {  # label scenario metric decimals
+    wants "$2" || return 0
+    echo "| $1 | $(v tls "$2" "$3" "$4") | $(vr tls zwss "$2" "$3" "$4") | $(v tls "$2" cpm 2) · $(vr tls zwss "$2" cpm 2) | $(cpu2 "$2" tls zwss) | ${LOADAVG[$2]:-} |"
+  }
+  tls_row "T1 msgs/s (16 B, 100 conns, depth 16)" T1 msgs 0
+  tls_row "T2 msgs/s (1 KiB, 100 conns, depth 16)" T2 msgs 0
+  tls_row "T3 MiB/s (64 KiB, 10 conns, depth 1)" T3 mib 1
+  tls_row "TH handshakes/s (50 in flight; zws: TCP+TLS+upgrade+echo+close, raw: TCP+TLS+echo+close)" TH msgs 0
+fi
+if wants TM; then
+  echo
+  echo "| TM RSS bytes per idle conn ($IDLE open) | tls_echo | tls_echo --release-buffers | zws-echo wss:// | zws-echo ws:// (plain) | load avg |"
+  echo "|---|---|---|---|---|---|"
+  echo "| after the TLS handshake (and the upgrade) | ${R[tls,TM,bytes]:--} | ${R[tlsrb,TM,bytes]:--} | ${R[zwss,TM,bytes]:--} | ${R[zws,TM,bytes]:--} | ${LOADAVG[TM]:-} |"
+fi
+if wants Z1 Z2; then
+  echo
+  echo "#### permessage-deflate (zws-echo --deflate, JSON text from zws-load --payload json --deflate)"
+  echo
+  echo "Yardstick per message = the plain zws-echo's CPU per message for the same documents (no deflate) +"
+  echo "zlib's own deflate + inflate of one document (zws_bench zlib/*/reset:0: level 6, window 15, memLevel 8,"
+  echo "context kept, as zws-echo --deflate and zws-load agree). Wire ratio: payload / frame bytes of the echoes."
+  echo
+  echo "| row | plain msgs/s | deflate msgs/s | plain µs/msg | zlib µs/msg (deflate + inflate) | yardstick µs/msg | zws --deflate µs/msg (ratio) | wire ratio | CPU server/load: plain · deflate | load avg |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  z_row() {  # label scenario bytes
+    wants "$2" || return 0
+    local y z=${ZLIB[$3]:-} d=${R[zwsz,$2,cpm]:-}
+    y=$(awk -v a="${R[zws,$2,cpm]:-}" -v b="$z" 'BEGIN { if (a != "" && b != "") printf "%.2f", a + b }')
+    echo "| $1 | $(v zws "$2" msgs 0) | $(v zwsz "$2" msgs 0) | $(v zws "$2" cpm 2) | $(fmt "$z" 2) (${ZLIB[$3,deflate]:-?} + ${ZLIB[$3,inflate]:-?}) | ${y:--} | $(fmt "$d" 2) ($(ratio "$d" "$y")) | $(v zwsz "$2" wire 2) | $(cpu2 "$2" zws zwsz) | ${LOADAVG[$2]:-} |"
+  }
+  z_row "Z1 (1 KiB JSON, 100 conns, depth 16)" Z1 1024
+  z_row "Z2 (16 KiB JSON, 10 conns, depth 4)" Z2 16384
+fi
+if wants ZM; then
+  echo
+  echo "| ZM RSS bytes per conn ($IDLE open, one 1 KiB JSON message exchanged) | plain zws-echo | --deflate (dedicated, default) | --deflate --deflate-shared | load avg |"
+  echo "|---|---|---|---|---|"
+  echo "| after one message each | ${R[zws,ZM,bytes]:--} | ${R[zwsz,ZM,bytes]:--} (${R[zwsz,ZM,agreed]:-?} agreed) | ${R[zwszs,ZM,bytes]:--} (${R[zwszs,ZM,agreed]:-?} agreed) | ${LOADAVG[ZM]:-} |"
+fi
+if wants F1 F2 F3; then
+  echo
+  echo "#### fan-out (zws-echo --fanout against fanout_tcp, the raw TCP fan-out; zws-load --fanout [--raw])"
+  echo
+  echo "| row | raw TCP fan-out | zws-echo --fanout | two zws-echo + Redis | CPU server/load: raw · zws · redis | load avg |"
+  echo "|---|---|---|---|---|---|"
+  if wants F1; then
+    echo "| F1 deliveries/s ($F1_SUBS subscribers, 24 B, depth $FAN_DEPTH) | $(v fan F1 deliveries_per_s 0) | $(vr fan zwsf F1 deliveries_per_s 0) | | $(cpu2 F1 fan zwsf) | ${LOADAVG[F1]:-} |"
+  fi
+  for m in p50 p99 p999 max; do
+    label=$m; [ "$m" = p999 ] && label=p99.9
+    line="| F2/F3 $label µs ($F2_SUBS subscribers, 128 B, 100 msgs/s) | $(v fan F2 $m 1) | $(vr fan zwsf F2 $m 1) | $(fmt "${R[zwsr,F3,$m]:-}" 1) ($(ratio "${R[zwsr,F3,$m]:-}" "${R[zwsf,F2,$m]:-}") of zws F2) |"
+    [ "$m" = p50 ] && line+=" $(cpu2 F2 fan zwsf) · $(cpu2 F3 zwsr) | ${LOADAVG[F2]:-} / ${LOADAVG[F3]:-} |" || line+=" | |"
+    echo "$line"
+  done
+  if [ -n "${R[zwsr,F3,p50]:-}" ] && [ -n "${R[zwsf,F2,p50]:-}" ]; then
+    echo
+    echo "F3 p50 over F2 p50: $(awk -v a="${R[zwsr,F3,p50]}" -v b="${R[zwsf,F2,p50]}" 'BEGIN { printf "%+.3f ms", (a - b) / 1000 }')"
+  fi
+fi
 errors=0
 for k in "${!R[@]}"; do case $k in *,errs) errors=$((errors + R[$k])) ;; esac; done
 echo
-for s in tcp zws node; do
-  for x in M S; do [ -n "${R[$s,$x,note]:-}" ] && echo "- $x $s: ${R[$s,$x,note]}"; done
+for s in tcp zws node tls tlsrb zwss zwsz zwszs; do
+  for x in M S TM ZM; do [ -n "${R[$s,$x,note]:-}" ] && echo "- $x $s: ${R[$s,$x,note]}"; done
+done
+for s in fan zwsf zwsr; do
+  for x in F1 F2 F3; do
+    [ -n "${R[$s,$x,errs]:-}" ] && echo "- $x $s: ${R[$s,$x,subscribed]:-?} subscribed; lost, duplicated, out-of-order, malformed, connect and closed: ${R[$s,$x,errs]}"
+  done
 done
 echo "- verification/connect errors over all throughput runs: $errors (details in $OUT/)"
 requested() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }

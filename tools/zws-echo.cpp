@@ -15,7 +15,8 @@ namespace {
 constexpr const char* usage =
     "usage: zws-echo --port N [--host H] [--threads N] [--max-message BYTES]\n"
     "                [--handshake-timeout S] [--idle-timeout S] [--tls-cert F --tls-key F]\n"
-    "                [--deflate] [--fanout [--redis HOST:PORT]]\n"
+    "                [--deflate [--deflate-shared] [--max-zlib-memory BYTES]]\n"
+    "                [--fanout [--redis HOST:PORT]]\n"
     "Echoes every text and binary message, on every path, with the same opcode.\n"
     "  --port N               port to listen on (0: any free port)\n"
     "  --host H               numeric address or localhost (default: every address)\n"
@@ -25,7 +26,12 @@ constexpr const char* usage =
     "  --idle-timeout S       close silent connections after S seconds (default: never)\n"
     "  --tls-cert F           wss:// instead of ws://: certificate chain (PEM, leaf first)\n"
     "  --tls-key F            its private key (PEM); both or neither\n"
-    "  --deflate              accept permessage-deflate (a build with zlib: make DEFLATE=1)\n"
+    "  --deflate              accept permessage-deflate (a build with zlib: make DEFLATE=1);\n"
+    "                         one compressor per connection, context kept between messages\n"
+    "  --deflate-shared       with --deflate: one compressor per loop shared by every\n"
+    "                         connection (no context takeover)\n"
+    "  --max-zlib-memory BYTES  zlib memory over all connections (default 256 MiB); past\n"
+    "                         it new connections are answered without the extension\n"
     "  --fanout               instead of echoing: each connection subscribes to the topic\n"
     "                         named by its path (\"/room\"); each message it sends is\n"
     "                         published to that topic, to every subscriber, sender included\n"
@@ -40,6 +46,7 @@ struct options {
   zws::tls_server_options tls{};
   bool fanout = false;
   std::string redis;  // HOST:PORT
+  std::size_t max_zlib = zws::Server::default_max_zlib_memory;
   zws::Behavior echo{
       .on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.send(m.data, m.opcode); },
   };
@@ -70,6 +77,10 @@ options parse(int argc, char** argv) {
       o.tls.key_file = a.value();
     } else if (a.is("--deflate")) {
       o.echo.deflate.enable = true;
+    } else if (a.is("--max-zlib-memory")) {
+      o.max_zlib = a.number<std::size_t>(1, std::size_t{1} << 44);
+    } else if (a.is("--deflate-shared")) {
+      o.echo.deflate.mode = zws::compressor_mode::shared;
     } else if (a.is("--fanout")) {
       o.fanout = true;
     } else if (a.is("--redis")) {
@@ -82,6 +93,8 @@ options parse(int argc, char** argv) {
   }
   if (o.port < 0) a.fail("missing", "--port");
   if (!o.redis.empty() && !o.fanout) a.fail("needs --fanout:", "--redis");
+  if (o.echo.deflate.mode == zws::compressor_mode::shared && !o.echo.deflate.enable)
+    a.fail("needs --deflate:", "--deflate-shared");
   if (o.fanout) {
     o.echo.on_open = [](zws::WebSocket& ws) { ws.subscribe(ws.path()); };
     o.echo.on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.publish(ws.path(), m.data, m.opcode); };
@@ -96,6 +109,7 @@ options parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   options o = parse(argc, argv);
   zws::Server server;
+  server.max_zlib_memory(o.max_zlib);
   server.route("*", o.echo);  // every path
   if (!o.redis.empty()) {
     const std::size_t colon = o.redis.rfind(':');

@@ -19,6 +19,7 @@
 
 #include "load/connection.hpp"
 #include "load/fanout.hpp"
+#include "load/fanout_raw.hpp"
 #include "load/options.hpp"
 #include "load/report.hpp"
 #include "load/target.hpp"
@@ -102,6 +103,7 @@ int run(const options& o) {
   report r;
   rusage ru0{}, ru1{};
   i64 t_begin = 0;
+  u64 idle_warm_answers = 0;  // --idle-warm: the first messages, not the probe's
 
   if (o.idle) {
     // Hold: wait until every connection is open or failed, say so, then hold.
@@ -110,6 +112,11 @@ int run(const options& o) {
     while (!got_stop && now_ns() < open_deadline &&
            sum(ws, [](const worker& w) { return w.resolved(); }) < o.idle)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // --idle-warm: every open connection has exchanged its first message too.
+    while (o.idle_warm && !got_stop && now_ns() < open_deadline &&
+           sum(ws, [](const worker& w) { return w.answered(); }) < sum(ws, [](const worker& w) { return w.opened(); }))
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const u64 warm = sum(ws, [](const worker& w) { return w.answered(); });
     r.open = static_cast<std::uint32_t>(sum(ws, [](const worker& w) { return w.opened(); }));
     std::fprintf(stderr, "zws-load: idle: %u of %u connections open; holding for %.0f s or until SIGUSR1\n", r.open,
                  o.idle, o.duration);
@@ -120,9 +127,10 @@ int run(const options& o) {
     getrusage(RUSAGE_SELF, &ru0);
     ctl.probe.store(true);
     const i64 deadline = now_ns() + static_cast<i64>(o.connect_timeout * 1e9);
-    while (now_ns() < deadline && sum(ws, [](const worker& w) { return w.answered(); }) <
+    while (now_ns() < deadline && sum(ws, [](const worker& w) { return w.answered(); }) - warm <
                                       sum(ws, [](const worker& w) { return w.opened(); }))
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    idle_warm_answers = warm;
   } else {
     wait_phase(o, ws, start + static_cast<i64>(o.warmup * 1e9), start, last_m, last_b, last_t);
     ctl.ph.store(int(phase::measure));
@@ -136,7 +144,7 @@ int run(const options& o) {
   for (auto& w : ws) w->join();
 
   r.open = static_cast<std::uint32_t>(sum(ws, [](const worker& w) { return w.opened(); }));
-  r.answered = sum(ws, [](const worker& w) { return w.answered(); });
+  r.answered = sum(ws, [](const worker& w) { return w.answered(); }) - idle_warm_answers;
   for (auto& w : ws) {
     const counters c = w->totals();
     r.c.msgs += c.msgs, r.c.bytes += c.bytes, r.c.connect_failed += c.connect_failed;
@@ -164,8 +172,9 @@ void pause(double seconds) {
   while (!got_stop && now_ns() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
-// --fanout (tools/load/fanout.hpp): connect everyone, let subscriptions settle,
-// publish for -D seconds, wait for the last deliveries, count.
+// --fanout (tools/load/fanout.hpp; --raw: fanout_raw.hpp): connect everyone, let
+// subscriptions settle, publish for -D seconds, wait for the last deliveries, count.
+template <class fan_worker>
 int run_fanout(const options& o) {
   fan_shared sh(o.publishers);
   std::vector<std::unique_ptr<fan_worker>> ws;
@@ -243,5 +252,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (o.fanout && !zws_load::raise_fd_limit(o)) return 1;
-  return o.fanout ? zws_load::run_fanout(o) : zws_load::run(o);
+  if (o.fanout) return o.raw ? zws_load::run_fanout<zws_load::fan_raw_worker>(o)
+                             : zws_load::run_fanout<zws_load::fan_worker>(o);
+  return zws_load::run(o);
 }

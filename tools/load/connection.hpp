@@ -52,6 +52,8 @@ inline void worker::run() {
     }
     turns_.clear();
     now = now_ns();
+    for (const std::uint32_t i : churned_) recycle(conns_[i], now);
+    churned_.clear();
     // The schedule starts once every connection is open (or has failed).
     if (interval_ns_ > 0 && t0_ == 0 && resolved_ == conns_.size()) t0_ = now;
     if (interval_ns_ > 0 && t0_ != 0) release_schedule(now);
@@ -145,7 +147,7 @@ inline void worker::on_event(conn& c, std::uint32_t ev) {
 }
 
 inline void worker::on_connected(conn& c, i64 now) {
-  if (opt_.raw) {
+  if (opt_.raw && tls_ == nullptr) {
     on_open(c, now);
     return;
   }
@@ -155,6 +157,11 @@ inline void worker::on_connected(conn& c, i64 now) {
     c.tls.emplace(zws::detail::tls::session::client(*tls_, tgt_.host));
     if (c.tls->failed() || c.tls->start(c.wire) == zws::detail::tls::status::failed) {
       tls_failed(c);
+      return;
+    }
+    if (opt_.raw) {  // raw TLS: open once the TLS handshake is done (on_readable_tls)
+      c.st = cstate::handshaking;
+      flush(c);
       return;
     }
   }
@@ -184,9 +191,33 @@ inline void worker::goodbye(conn& c) {
     } else {
       sys::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }
+  } else if (c.st == cstate::open && c.tls) {  // raw TLS: close_notify
+    c.wire.clear();
+    c.tls->shutdown(c.wire);
+    sys::send(c.fd, c.wire.data(), c.wire.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   }
   close(c.fd);
   c.fd = -1;
+}
+
+// --churn: the connection's one message came back; close it and start anew
+// (after the batch, so nothing of this wake touches it any more).
+inline void worker::recycle(conn& c, i64 now) {
+  if (c.st != cstate::open) return;
+  goodbye(c);
+  --open_;
+  c.st = cstate::unused;
+  c.in.clear();
+  c.out.clear();
+  c.wire.clear();
+  c.tls.reset();
+  c.z.reset();
+  c.rd.reset();
+  c.sent = c.done = c.due = 0;
+  c.raw_tx = c.raw_queued = c.raw_rx = 0;
+  c.need = 0;
+  c.verified = 0;
+  start_connect(c, now);
 }
 
 inline void worker::on_open(conn& c, i64 now) {
@@ -198,7 +229,8 @@ inline void worker::on_open(conn& c, i64 now) {
   ++open_;
   if (!opt_.raw) c.rd.emplace(zws::role::client, reader_limits_);
   if (c.z) c.rd->set_deflate(true);
-  if (opt_.idle) c.limit = 0;  // held silent until the probe
+  if (opt_.idle) c.limit = opt_.idle_warm ? 1 : 0;  // held silent until the probe
+  if (opt_.churn) c.limit = 1;
   send_messages(c, now);
   flush(c);
   open_more(now);
@@ -333,7 +365,7 @@ inline void worker::start_probe(i64 now) {
   probing_ = true;
   for (auto& c : conns_) {
     if (c.st != cstate::open) continue;
-    c.limit = 1;
+    c.limit = c.sent + 1;
     send_messages(c, now);
     flush(c);
   }

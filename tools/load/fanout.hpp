@@ -35,6 +35,7 @@ namespace zws_load {
 
 inline constexpr std::uint32_t fan_magic = 0x4673777a;  // "zwsF" read little-endian
 inline constexpr std::size_t fan_head = 24;
+using fan_shared_counts = std::unique_ptr<std::atomic<u64>[]>;
 
 struct fan_results {
   u64 delivered = 0;  // distinct messages received by subscribers
@@ -44,12 +45,59 @@ struct fan_results {
   histogram h;
 };
 
+// One receiver's view of the publishers: per publisher the sequence number
+// expected next, and the ones skipped that may still come.
+struct fan_order {
+  std::vector<u64> next;
+  std::set<std::pair<std::uint32_t, u64>> missing;
+};
+
+// Checks one delivered message d[0, o.size) against the stamp format and the
+// order so far; counts it in r (and its latency) unless it is malformed or a
+// duplicate. Returns whether it counted as a delivery.
+inline bool fan_check(fan_order& s, const char* d, std::size_t n, const options& o, const std::string& filler,
+                      fan_results& r, i64 now) {
+  std::uint32_t magic, id;
+  u64 seq;
+  i64 stamp;
+  if (n != o.size) return ++r.malformed, false;
+  std::memcpy(&magic, d, 4);
+  std::memcpy(&id, d + 4, 4);
+  std::memcpy(&seq, d + 8, 8);
+  std::memcpy(&stamp, d + 16, 8);
+  if (magic != fan_magic || id >= o.publishers || std::memcmp(d + fan_head, filler.data(), filler.size()) != 0)
+    return ++r.malformed, false;
+  u64& next = s.next[id];
+  if (seq == next) {
+    ++next;
+  } else if (seq > next) {  // a gap: lost, unless it turns up later
+    for (u64 k = next; k < seq && s.missing.size() < (1u << 20); ++k) s.missing.emplace(id, k);
+    next = seq + 1;
+  } else if (s.missing.erase({id, seq}) != 0) {
+    ++r.out_of_order;
+  } else {
+    ++r.duplicated;
+    return false;
+  }
+  r.h.record(static_cast<u64>(std::max<i64>(now - stamp, 0)));
+  ++r.delivered;
+  return true;
+}
+
+// Messages a subscriber never got, once every publisher has stopped.
+inline u64 fan_lost(const fan_order& s, const fan_shared_counts& sent, std::uint32_t publishers) {
+  u64 lost = s.missing.size();
+  for (std::uint32_t p = 0; p < publishers; ++p)
+    if (s.next[p] < sent[p].load()) lost += sent[p].load() - s.next[p];
+  return lost;
+}
+
 // What the threads share: how many messages each publisher has sent.
 struct fan_shared {
   explicit fan_shared(std::uint32_t publishers) : sent(new std::atomic<u64>[publishers]) {
     for (std::uint32_t p = 0; p < publishers; ++p) sent[p] = 0;
   }
-  std::unique_ptr<std::atomic<u64>[]> sent;
+  fan_shared_counts sent;
 };
 
 // One thread: a zws::Loop and its share of subscribers and publishers.
@@ -57,9 +105,9 @@ class fan_worker {
  public:
   fan_worker(const options& o, fan_shared& sh, std::uint32_t index, std::uint32_t threads)
       : o_(o), sh_(sh), filler_(o.size - fan_head, '\0') {
-    for (std::uint32_t i = index; i < o.subscribers; i += threads) subs_.push_back({i, {}, {}, nullptr});
+    for (std::uint32_t i = index; i < o.subscribers; i += threads) subs_.push_back({i, {}, nullptr});
     for (std::uint32_t p = index; p < o.publishers; p += threads) pubs_.push_back({p, 0, nullptr});
-    for (auto& s : subs_) s.next.assign(o.publishers, 0);
+    for (auto& s : subs_) s.ord.next.assign(o.publishers, 0);
     for (std::size_t i = 0; i < filler_.size(); ++i) filler_[i] = static_cast<char>('a' + i % 26);
     client_.connect_timeout = std::chrono::milliseconds(static_cast<long>(o.connect_timeout * 1000));
     client_.tls.ca_file = o.ca;
@@ -98,8 +146,7 @@ class fan_worker {
  private:
   struct sub {
     std::uint32_t index;
-    std::vector<u64> next;                       // per publisher: the sequence number expected
-    std::set<std::pair<std::uint32_t, u64>> missing;  // skipped, may still come
+    fan_order ord;
     zws::WebSocket* ws;
   };
   struct pub {
@@ -187,45 +234,13 @@ class fan_worker {
   }
 
   void received(sub& s, const zws::Message& m) {
-    const i64 now = now_ns();
-    std::uint32_t magic, id;
-    u64 seq;
-    i64 stamp;
-    const char* d = m.data.data();
-    if (m.data.size() != o_.size) return bad();
-    std::memcpy(&magic, d, 4);
-    std::memcpy(&id, d + 4, 4);
-    std::memcpy(&seq, d + 8, 8);
-    std::memcpy(&stamp, d + 16, 8);
-    if (magic != fan_magic || id >= o_.publishers || std::memcmp(d + fan_head, filler_.data(), filler_.size()) != 0)
-      return bad();
-    u64& next = s.next[id];
-    if (seq == next) {
-      ++next;
-    } else if (seq > next) {  // a gap: lost, unless it turns up later
-      for (u64 k = next; k < seq && s.missing.size() < (1u << 20); ++k) s.missing.emplace(id, k);
-      next = seq + 1;
-    } else if (s.missing.erase({id, seq}) != 0) {
-      ++r_.out_of_order;
-    } else {
-      ++r_.duplicated;
-      return;
-    }
-    r_.h.record(static_cast<u64>(std::max<i64>(now - stamp, 0)));
-    delivered_pub_.store(++r_.delivered, std::memory_order_relaxed);
+    if (fan_check(s.ord, m.data.data(), m.data.size(), o_, filler_, r_, now_ns()))
+      delivered_pub_.store(r_.delivered, std::memory_order_relaxed);
   }
-
-  void bad() { ++r_.malformed; }
 
   void wind_up() {
     r_.subscribed = subs_open_.load();
-    for (auto& s : subs_) {
-      r_.lost += s.missing.size();
-      for (std::uint32_t p = 0; p < o_.publishers; ++p) {
-        const u64 sent = sh_.sent[p].load();
-        if (s.ws && s.next[p] < sent) r_.lost += sent - s.next[p];
-      }
-    }
+    for (auto& s : subs_) r_.lost += s.ws ? fan_lost(s.ord, sh_.sent, o_.publishers) : s.ord.missing.size();
     winding_up_ = true;
     for (auto& s : subs_)
       if (s.ws) ++open_left_, s.ws->close();

@@ -25,6 +25,8 @@ struct options {
   bool json = false;
   double rate = 0.0;          // total messages/s; 0 = closed loop
   bool raw = false;
+  bool churn = false;         // --churn: connect, handshake, one message, close, again
+  bool idle_warm = false;     // --idle-warm: each idle connection exchanges one message first
   std::uint32_t idle = 0;     // --idle N
   double connect_timeout = 10.0;
   double timeout = 2.0;       // a message unanswered this long fails its connection
@@ -43,8 +45,9 @@ struct options {
 
 inline constexpr const char* usage_text =
     "usage: zws-load URL [options]\n"
-    "  A wrk-style load generator for WebSocket echo servers (and, with --raw, raw TCP echo).\n"
-    "  URL is ws://host:port/path or wss://... (with --raw: tcp://host:port or host:port).\n"
+    "  A wrk-style load generator for WebSocket echo servers (and, with --raw, raw TCP or TLS echo).\n"
+    "  URL is ws://host:port/path or wss://... (with --raw: tcp://host:port or host:port,\n"
+    "  or tls://host:port for raw TLS).\n"
     "\n"
     "  -c CONNS         connections (default 10)\n"
     "  -d DEPTH         messages in flight per connection (default 1; with -R: the cap, default 64)\n"
@@ -60,9 +63,15 @@ inline constexpr const char* usage_text =
     "  --threads N      event-loop threads, connections split between them (default 1)\n"
     "  -R RATE          open loop: RATE messages/s in total, each timed from its\n"
     "                   scheduled send time (no coordinated omission)\n"
-    "  --raw            plain TCP: send BYTES, expect the same BYTES back\n"
+    "  --raw            no WebSocket: send BYTES, expect the same BYTES back, over\n"
+    "                   plain TCP (tcp://) or TLS (tls:// or wss://: a raw TLS echo)\n"
+    "  --churn          each connection: connect (TCP, TLS for wss://), upgrade (not\n"
+    "                   with --raw), one message and its echo, close; then again.\n"
+    "                   msgs/s is then full handshakes/s; -c are in flight at once\n"
     "  --idle N         open N connections and hold them for -D seconds or until\n"
     "                   SIGUSR1, then check every one still echoes a message\n"
+    "  --idle-warm      with --idle: each connection exchanges one message as soon\n"
+    "                   as it is open; `ready` follows once every one has answered\n"
     "  --connect-timeout SECONDS  per connection, connect + handshake (default 10)\n"
     "  --timeout SECONDS  a message unanswered this long (from its send or scheduled\n"
     "                   time) counts as a timeout and ends its connection (default 2)\n"
@@ -86,6 +95,9 @@ inline constexpr const char* usage_text =
     "                   publisher keeps -d messages (default 1) in flight, sending the\n"
     "                   next when its own copy comes back\n"
     "  -s BYTES         message size, at least 24 (default 64)\n"
+    "  --raw            plain TCP (tcp://host:port) to a raw fan-out server (every\n"
+    "                   byte to every connection, e.g. bench/fanout_tcp): messages\n"
+    "                   are the same records, -s bytes each, back to back\n"
     "  --help           this text\n"
     "\n"
     "  Exit status: 0 when every message was echoed intact (or, with --idle, every\n"
@@ -192,6 +204,10 @@ inline int parse_options(int argc, char** argv, options& o) {
       if (!seconds(o.rate) || o.rate <= 0) return bad("-R", v);
     } else if (a == "--raw") {
       o.raw = true;
+    } else if (a == "--churn") {
+      o.churn = true;
+    } else if (a == "--idle-warm") {
+      o.idle_warm = true;
     } else if (a == "--idle") {
       if (!count(o.idle, 1)) return bad("--idle", v);
     } else if (a == "--timeout") {
@@ -217,11 +233,15 @@ inline int parse_options(int argc, char** argv, options& o) {
   if (o.raw && (o.deflate || o.payload_json)) return bad("option with --raw", o.deflate ? "--deflate" : "--payload json");
   if (o.payload_json && o.size < 48) return bad("-s (--payload json needs at least 48 bytes)", "");
   if (o.fanout) {
-    if (o.raw || o.idle || o.payload_json) return bad("option with --fanout", o.raw ? "--raw" : o.idle ? "--idle" : "--payload json");
+    if (o.idle || o.payload_json || (o.raw && o.deflate))
+      return bad("option with --fanout", o.idle ? "--idle" : o.deflate ? "--deflate" : "--payload json");
     if (!o.size_given) o.size = 64;
     if (o.size < 24) return bad("-s (--fanout needs at least 24 bytes)", "");
     o.conns = o.subscribers + o.publishers;
   }
+  if (o.churn && (o.idle || o.fanout || o.rate > 0)) return bad("option with --churn", o.idle ? "--idle" : o.fanout ? "--fanout" : "-R");
+  if (o.churn) o.depth = 1;
+  if (o.idle_warm && !o.idle) return bad("option without --idle", "--idle-warm");
   if (o.rate > 0 && !o.depth_given) o.depth = 64;
   if (o.idle) o.conns = o.idle;
   if (o.threads > o.conns) o.threads = o.conns;

@@ -59,7 +59,8 @@ inline void print_text(const options& o, const report& r) {
   const double mibs = double(r.c.bytes) / r.seconds / (1024.0 * 1024.0);
   auto us = [&](double q) { return double(r.h.quantile(q)) / 1000.0; };
   std::printf("zws-load %s  %s, %u connections, %s%zu B %s, isa %s\n", o.url.c_str(),
-              o.raw ? "raw TCP" : "WebSocket", o.conns, o.idle ? "idle, " : "", o.size, o.text ? "text" : "binary",
+              o.raw ? (o.url.starts_with("tcp://") || o.url.find("://") == std::string::npos ? "raw TCP" : "raw TLS")
+                    : "WebSocket", o.conns, o.idle ? "idle, " : "", o.size, o.text ? "text" : "binary",
               std::string(zws::isa_name(zws::active_isa())).c_str());
   if (o.idle) {
     std::printf("  open        %u of %u\n  answered    %" PRIu64 "\n", r.open, o.idle, r.answered);

@@ -27,14 +27,11 @@ inline bool resolve(const options& o, target& t) {
   // --raw takes tcp://host:port or host:port too; the URL parser only knows ws://.
   std::string text = o.url;
   if (o.raw && text.starts_with("tcp://")) text = "ws://" + text.substr(6);
+  else if (o.raw && text.starts_with("tls://")) text = "wss://" + text.substr(6);
   else if (o.raw && text.find("://") == std::string::npos) text = "ws://" + text;
   const std::optional<zws::url> u = zws::parse_url(text);
   if (!u) {
     std::fprintf(stderr, "zws-load: not a ws:// or wss:// URL: %s\n", o.url.c_str());
-    return false;
-  }
-  if (u->secure && o.raw) {
-    std::fprintf(stderr, "zws-load: --raw speaks plain TCP, not wss://\n");
     return false;
   }
   t.secure = u->secure;

@@ -65,6 +65,10 @@ inline void worker::on_readable_tls(conn& c) {
       return;
     }
     const i64 now = now_ns();
+    if (opt_.raw && c.st == cstate::handshaking && c.tls->handshake_done()) {
+      on_open(c, now);  // raw TLS: no upgrade
+      if (c.st != cstate::open) return;
+    }
     if (r.produced != 0 && c.in.empty()) {
       const std::size_t used = consume(c, {buf, r.produced}, now);
       if (used == failed) return;
@@ -94,6 +98,7 @@ inline bool worker::encrypt_pending(conn& c) {
       }
       c.out.consume(r.consumed);
     }
+    if (c.raw_queued) return encrypt_raw(c);
     if (c.big_left == 0 || c.wire.size() >= wire_high) return true;
     const std::size_t k = fill_chunk(c);
     if (c.tls->send({chunk_.get(), k}, c.wire).state != tls::status::done) {
@@ -102,6 +107,27 @@ inline bool worker::encrypt_pending(conn& c) {
     }
     advance_big(c, k);  // may queue the next messages in c.out
   }
+}
+
+// Raw TLS: encrypts the stream bytes due (from the stream image, or pieces of
+// large messages as --raw over TCP makes them) while c.wire is short.
+inline bool worker::encrypt_raw(conn& c) {
+  while (c.raw_queued && c.wire.size() < wire_high) {
+    std::span<const std::uint8_t> piece;
+    if (raw_big_) {
+      piece = {chunk_.get(), fill_raw_chunk(c)};
+    } else {
+      const auto at = static_cast<std::size_t>(c.raw_tx % image_.size());
+      piece = {image_.bytes.data() + at, static_cast<std::size_t>(std::min<u64>(c.raw_queued, image_.size() - at))};
+    }
+    if (c.tls->send(piece, c.wire).state != tls::status::done) {
+      tls_failed(c);
+      return false;
+    }
+    c.raw_tx += piece.size();
+    c.raw_queued -= piece.size();
+  }
+  return true;
 }
 
 inline bool worker::flush_tls(conn& c) {

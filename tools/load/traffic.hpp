@@ -144,6 +144,7 @@ inline void worker::complete(conn& c, i64 now) {
   }
   const i64 stamp = c.stamps[c.done & stamp_mask_];
   ++c.done;
+  if (opt_.churn) churned_.push_back(c.index);
   ++all_.msgs;
   all_.bytes += pat_.size();
   if (ph_ == phase::measure) {

@@ -215,6 +215,8 @@ class worker {
   void on_readable_tls(conn& c);
   bool flush_tls(conn& c);
   bool encrypt_pending(conn& c);
+  bool encrypt_raw(conn& c);
+  void recycle(conn& c, i64 now);
   void tls_failed(conn& c);
   void advance_big(conn& c, std::size_t sent);
   static constexpr std::size_t failed = ~std::size_t{0};
@@ -285,6 +287,7 @@ class worker {
   std::vector<std::uint32_t> ready_;  // connections given a due message this wake
   std::vector<std::uint32_t> unread_;  // connections whose turn ended before EAGAIN
   std::vector<std::uint32_t> turns_;   // unread_ of the previous turn, being served
+  std::vector<std::uint32_t> churned_; // --churn: connections done with their message this wake
 
   counters all_;       // since start
   counters measured_;  // during the measured phase only (msgs, bytes)
