@@ -38,17 +38,34 @@ deflater_config deflate_config(const deflate_stream_params& p, const deflate_opt
 deflate_link::deflate_link(const deflate_params& agreed, role side, const deflate_options& opts,
                            std::shared_ptr<zlib_budget> b, deflater* shared_deflater)
     : budget(std::move(b)),
+      reserved(budget.get(), zlib_bytes_to_reserve(agreed, side, opts)),
       params(stream_params(agreed, side)),
-      in(inflate_config(params, budget.get())),
-      own(deflate_config(params, opts, budget.get())),
+      in(inflate_config(params, &reserved)),
+      own(deflate_config(params, opts, &reserved)),
       shared(shared_deflater),
       threshold(opts.threshold),
       can_send(can_deflate(params.deflate_window_bits)) {}
 
-std::size_t zlib_bytes_to_admit(const deflate_params& agreed, role side, const deflate_options& opts) noexcept {
+std::size_t zlib_bytes_to_reserve(const deflate_params& agreed, role side, const deflate_options& opts) noexcept {
   const deflate_stream_params p = stream_params(agreed, side);
-  std::size_t n = inflater_state_bytes(p.inflate_window_bits);
+  std::size_t n = 0;
+  if (!p.inflate_no_context_takeover) n += inflater_state_bytes(p.inflate_window_bits);
   if (!p.deflate_no_context_takeover && can_deflate(p.deflate_window_bits)) {
+    n += deflater_state_bytes(p.deflate_window_bits, opts.mem_level);
+  }
+  return n;
+}
+
+bool uses_shared_deflater(const deflate_stream_params& p, role side) noexcept {
+  return side == role::server && p.deflate_no_context_takeover && can_deflate(p.deflate_window_bits);
+}
+
+std::size_t zlib_bytes_to_admit(const deflate_params& agreed, role side, const deflate_options& opts,
+                                const shared_deflaters* shared) noexcept {
+  const deflate_stream_params p = stream_params(agreed, side);
+  std::size_t n = zlib_bytes_to_reserve(agreed, side, opts);
+  if (p.inflate_no_context_takeover) n += inflater_state_bytes(p.inflate_window_bits);
+  if (uses_shared_deflater(p, side) && (shared == nullptr || !shared->reserved(p.deflate_window_bits))) {
     n += deflater_state_bytes(p.deflate_window_bits, opts.mem_level);
   }
   return n;

@@ -7,14 +7,18 @@
 // only while a message is open, and an inflater that keeps context (or the buffer a
 // message is inflated into) must outlive every message.
 //
-// Memory, per mode (zlib 1.2.13, window 15, mem level 8; see deflate_stream.hpp):
+// Memory, per mode (zlib 1.2.13, window 15, mem level 8; see zws/deflate.hpp and
+// deflate_stream.hpp):
 //  - the inflater keeps zlib's state (~40 KiB) between messages only when the peer
-//    keeps its context; otherwise it is freed after every message (release_when_idle);
+//    keeps its context; otherwise it is freed after every message (release_when_idle),
+//    and so is the buffer a message was inflated into;
 //  - our compressor: with context takeover a dedicated deflater (~262 KiB, held from
 //    the first compressed send on); without it, a server compresses through the
 //    route's shared deflaters (one per window size and loop, whatever the mode: a
 //    connection that keeps no context gains nothing from a state of its own), and a
 //    client's own deflater is freed after every message.
+// What a connection keeps between messages is reserved in the loop's budget when the
+// link is made (zlib_bytes_to_reserve), so the cap counts it before it is held.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +41,11 @@ struct deflate_link {
   // The compressor for our messages.
   deflater& compressor() noexcept { return shared != nullptr ? *shared : own; }
 
-  std::shared_ptr<zlib_budget> budget;  // first: the streams give back to it when destroyed
+  // Whether the inflater frees its state (and the message buffer) after each message.
+  bool idle_inflater_empty() const noexcept { return params.inflate_no_context_takeover; }
+
+  std::shared_ptr<zlib_budget> budget;  // the loop's (null for a client): outlives `reserved`
+  zlib_budget reserved;                 // before the streams: they give back to it when destroyed
   deflate_stream_params params;
   inflater in;
   deflater own;                  // unused while `shared` is set
@@ -47,10 +55,17 @@ struct deflate_link {
   bool can_send;                 // our agreed window is one zlib can compress with (9..15)
 };
 
-// Zlib memory the server's budget must have room for before agreeing: what the
-// connection holds while idle (the states that keep context) and its inflater,
-// which every compressed message it receives needs while it arrives.
-std::size_t zlib_bytes_to_admit(const deflate_params& agreed, role side, const deflate_options& opts) noexcept;
+// Zlib memory a connection keeps between messages once it has used it (the states
+// that keep context): reserved in the loop's budget for as long as the link exists.
+std::size_t zlib_bytes_to_reserve(const deflate_params& agreed, role side, const deflate_options& opts) noexcept;
+// Zlib memory the server's budget must have room for before agreeing: the reservation;
+// when that does not hold it, an inflater, which every compressed message the
+// connection receives needs while it arrives; and the shared deflater it will compress
+// through, if `shared` (the route's, or null when none yet) has not reserved it yet.
+std::size_t zlib_bytes_to_admit(const deflate_params& agreed, role side, const deflate_options& opts,
+                                const shared_deflaters* shared) noexcept;
+// Whether a connection of `side` that agreed on `p` compresses through shared deflaters.
+bool uses_shared_deflater(const deflate_stream_params& p, role side) noexcept;
 
 // What a broadcast shares between recipients: the plain frame, and the compressed
 // frame per shared deflater (one per window size in use), made on first need.

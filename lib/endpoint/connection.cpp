@@ -305,8 +305,9 @@ bool connection::inflate_piece(const event& e) {
     return true;
   }
   if (dead()) return false;
-  // An idle connection keeps no inflated bytes beyond a small buffer.
-  if (d->message.capacity() > (std::size_t{4} << 10)) {
+  // An idle connection keeps no inflated bytes beyond a small buffer, and none at all
+  // when its inflater keeps no state between messages either.
+  if ((e.last && d->idle_inflater_empty()) || d->message.capacity() > (std::size_t{4} << 10)) {
     d->message.release();
   } else {
     d->message.clear();
@@ -530,7 +531,7 @@ deflate_link* connection::deflate() const noexcept {
 void connection::use_deflate(endpoint& ep, const deflate_params& agreed, const deflate_options& opts) {
   deflater* shared = nullptr;
   const deflate_stream_params p = stream_params(agreed, ep.side);
-  if (ep.side == role::server && p.deflate_no_context_takeover && can_deflate(p.deflate_window_bits)) {
+  if (uses_shared_deflater(p, ep.side)) {
     if (!ep.shared) ep.shared = std::make_unique<shared_deflaters>(opts.level, opts.mem_level, ep.zlib.get());
     shared = &ep.shared->for_window(p.deflate_window_bits);
   }
