@@ -106,6 +106,7 @@ class inflater {
   error finish(buffer& out) noexcept;
 
   std::uint64_t produced() const noexcept { return produced_; }  // decoded bytes of this message
+  bool open() const noexcept { return open_; }                   // begun, not yet finished
   error failed() const noexcept { return err_; }
   // Heap bytes held: zlib's state and window plus this stream's own small state.
   std::size_t memory_held() const noexcept;
