@@ -30,7 +30,7 @@ constexpr const char* usage =
     "                         (zws/deflate.hpp, compressor_mode):\n"
     "                           shared     (default) one compressor per loop, each message\n"
     "                                      compressed alone (server_no_context_takeover);\n"
-    "                                      the client's context kept: ~41 KiB a connection\n"
+    "                                      the client's context kept: ~40 KiB a connection\n"
     "                           dedicated  a compressor per connection, both contexts\n"
     "                                      kept: best ratio, ~300 KiB a connection\n"
     "                           lean       no context either way (asks\n"

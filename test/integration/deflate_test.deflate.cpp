@@ -423,6 +423,39 @@ TEST(Deflate, BroadcastReachesCompressedAndPlainConnections) {
   for (const auto& g : got) EXPECT_TRUE(g == text);
 }
 
+// A publish reaches a subscriber that agreed on deflate compressed (once per loop for
+// every subscriber of the shared deflater), and a plain one plain.
+TEST(Deflate, PublishReachesDeflateSubscribersCompressed) {
+  zws::Loop loop;
+  zws::Server server(loop);
+  zws::Behavior b = echo(on(zws::compressor_mode::shared));
+  b.on_open = [](zws::WebSocket& ws) { ws.subscribe("room"); };
+  server.route("/", std::move(b));
+  ASSERT_FALSE(server.listen("127.0.0.1", 0));
+  raw_peer z1(loop, server.port()), z2(loop, server.port()), plain(loop, server.port());
+  for (raw_peer* p : {&z1, &z2}) {
+    EXPECT_EQ(header_value(p->handshake("/", "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+                           "Sec-WebSocket-Extensions"),
+              "permessage-deflate; server_no_context_takeover");
+  }
+  plain.handshake("/");
+  ASSERT_TRUE(run_until(loop, [&] { return server.subscribers("room") == 3; }));
+  const std::string text = payload_of(4000, 17);
+  server.publish("room", text);
+  for (raw_peer* p : {&z1, &z2}) {
+    p->read_until([](const std::string& s) { return !s.empty(); });
+    ASSERT_FALSE(p->buffered().empty());
+    EXPECT_EQ(std::uint8_t(p->buffered()[0]), 0xC1);  // FIN, RSV1, text
+    auto f = p->read_frame();
+    ASSERT_TRUE(f);
+    EXPECT_LT(f->payload.size(), text.size() / 2);
+    EXPECT_TRUE(inflated(f->payload) == text);
+  }
+  auto f = plain.read_frame();
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->payload == text);
+}
+
 // A raw server answering a zws client's offer.
 std::string client_outcome(std::string_view answer) {
   zws::Loop loop;
