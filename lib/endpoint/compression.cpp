@@ -48,7 +48,7 @@ deflate_link::deflate_link(const deflate_params& agreed, role side, const deflat
       shared(shared_deflater),
       params(stream_params(agreed, side)),
       threshold(static_cast<std::uint32_t>(std::min<std::size_t>(opts.threshold, 0xFFFFFFFFu))),
-      level(static_cast<std::int8_t>(std::clamp(opts.level, 0, 9))),
+      level(static_cast<std::uint8_t>(std::clamp(opts.level, 0, 9))),
       mem_level(opts.mem_level),
       can_send(can_deflate(params.deflate_window_bits)) {
   // What is kept between messages is reserved now, held or not yet.

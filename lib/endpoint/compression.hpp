@@ -71,7 +71,7 @@ struct deflate_link {
   std::unique_ptr<deflate_streams> s;
   deflate_stream_params params;
   std::uint32_t threshold;
-  std::int8_t level;
+  std::uint8_t level;            // 0..9
   std::uint8_t mem_level;
   bool can_send;                 // our agreed window is one zlib can compress with (9..15)
 };
