@@ -24,7 +24,9 @@
 #             (10 conns, depth 4): zws-echo --deflate against the plain echo of the same
 #             documents plus zlib's own deflate + inflate per message (zws_bench zlib/)
 #   ZM        RSS per connection that agreed on deflate and exchanged one message
-#             (zws-echo --deflate, --deflate --deflate-shared; plain zws-echo beside them)
+#             (zws-echo --deflate --deflate-mode dedicated | shared (the default) | lean;
+#             plain zws-echo beside them). Z1/Z2 run the dedicated mode: context kept both
+#             ways, as the zlib yardstick does
 #   F1        fan-out as fast as possible: E2E_F1_SUBS (1,000) subscribers, one publisher,
 #             closed loop (depth 8): deliveries/s, zws-echo --fanout against fanout_tcp
 #   F2        E2E_F2_SUBS (10,000) subscribers, 128 B at 100 publishes/s: latency
@@ -117,7 +119,7 @@ free_port() {
 declare -A PID=() PORT=()
 FAN_RECORD=24  # fanout_tcp --record: the fan-out rows' message size
 REDIS_ADDR=""  # zwsr: the redis-server the two bridged zws-echo use
-# Server names: tcp zws node (A-E, M, S); tls tlsrb zwss (T); zwsz zwszs (Z);
+# Server names: tcp zws node (A-E, M, S); tls tlsrb zwss (T); zwsz zwszs zwszl (Z);
 # fan zwsf zwsr zwsr2 (F). zwsr and zwsr2 are the two Redis-bridged zws-echo of F3.
 # start_server NAME LOGNAME: starts it on a free port, pinned, with the descriptor limit.
 start_server() {
@@ -131,8 +133,9 @@ start_server() {
     tls) cmd=("$BUILD/tls_echo" --port "$port" --cert "$CERT" --key "$KEY") ;;
     tlsrb) cmd=("$BUILD/tls_echo" --port "$port" --cert "$CERT" --key "$KEY" --release-buffers) ;;
     zwss) cmd=("${echo[@]}" --tls-cert "$CERT" --tls-key "$KEY") ;;
-    zwsz) cmd=("${echo[@]}" --deflate --max-zlib-memory "$ZLIB_CAP") ;;
-    zwszs) cmd=("${echo[@]}" --deflate --deflate-shared --max-zlib-memory "$ZLIB_CAP") ;;
+    zwsz) cmd=("${echo[@]}" --deflate --deflate-mode dedicated --max-zlib-memory "$ZLIB_CAP") ;;
+    zwszs) cmd=("${echo[@]}" --deflate --deflate-mode shared --max-zlib-memory "$ZLIB_CAP") ;;
+    zwszl) cmd=("${echo[@]}" --deflate --deflate-mode lean --max-zlib-memory "$ZLIB_CAP") ;;
     fan) cmd=("$BUILD/fanout_tcp" --port "$port" --record "$FAN_RECORD") ;;
     zwsf) cmd=("${echo[@]}" --fanout) ;;
     zwsr | zwsr2) cmd=("${echo[@]}" --fanout --redis "$REDIS_ADDR") ;;
@@ -186,7 +189,7 @@ load_flags() {
     tcp | fan) echo --raw ;;
     tls | tlsrb) echo --raw --ca "$CERT" ;;
     zwss) echo --ca "$CERT" ;;
-    zwsz | zwszs) echo --deflate ;;
+    zwsz | zwszs | zwszl) echo --deflate ;;
   esac
 }
 
@@ -435,7 +438,7 @@ if [ -n "$TP" ] || wants ZM; then
   else
     [ -n "$TP" ] && zlib_yardstick && run_group "$TP" "zws zwsz" Z
     if wants ZM; then
-      for s in zws zwsz zwszs; do run_memory "$s" ZM --idle-warm --payload json -s 1024; done
+      for s in zws zwsz zwszs zwszl; do run_memory "$s" ZM --idle-warm --payload json -s 1024; done
     fi
   fi
 fi
@@ -530,7 +533,7 @@ if wants Z1 Z2; then
   echo
   echo "Yardstick per message = the plain zws-echo's CPU per message for the same documents (no deflate) +"
   echo "zlib's own deflate + inflate of one document (zws_bench zlib/*/reset:0: level 6, window 15, memLevel 8,"
-  echo "context kept, as zws-echo --deflate and zws-load agree). Wire ratio: payload / frame bytes of the echoes."
+  echo "context kept, as zws-echo --deflate --deflate-mode dedicated and zws-load agree). Wire ratio: payload / frame bytes of the echoes."
   echo
   echo "| row | plain msgs/s | deflate msgs/s | plain µs/msg | zlib µs/msg (deflate + inflate) | yardstick µs/msg | zws --deflate µs/msg (ratio) | wire ratio | CPU server/load: plain · deflate | load avg |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -545,9 +548,9 @@ if wants Z1 Z2; then
 fi
 if wants ZM; then
   echo
-  echo "| ZM RSS bytes per conn ($IDLE open, one 1 KiB JSON message exchanged) | plain zws-echo | --deflate (dedicated, default) | --deflate --deflate-shared | load avg |"
-  echo "|---|---|---|---|---|"
-  echo "| after one message each | ${R[zws,ZM,bytes]:--} | ${R[zwsz,ZM,bytes]:--} (${R[zwsz,ZM,agreed]:-?} agreed) | ${R[zwszs,ZM,bytes]:--} (${R[zwszs,ZM,agreed]:-?} agreed) | ${LOADAVG[ZM]:-} |"
+  echo "| ZM RSS bytes per conn ($IDLE open, one 1 KiB JSON message exchanged) | plain zws-echo | dedicated | shared (the default) | lean | load avg |"
+  echo "|---|---|---|---|---|---|"
+  echo "| after one message each | ${R[zws,ZM,bytes]:--} | ${R[zwsz,ZM,bytes]:--} (${R[zwsz,ZM,agreed]:-?} agreed) | ${R[zwszs,ZM,bytes]:--} (${R[zwszs,ZM,agreed]:-?} agreed) | ${R[zwszl,ZM,bytes]:--} (${R[zwszl,ZM,agreed]:-?} agreed) | ${LOADAVG[ZM]:-} |"
 fi
 if wants F1 F2 F3; then
   echo
@@ -572,7 +575,7 @@ fi
 errors=0
 for k in "${!R[@]}"; do case $k in *,errs) errors=$((errors + R[$k])) ;; esac; done
 echo
-for s in tcp zws node tls tlsrb zwss zwsz zwszs; do
+for s in tcp zws node tls tlsrb zwss zwsz zwszs zwszl; do
   for x in M S TM ZM; do [ -n "${R[$s,$x,note]:-}" ] && echo "- $x $s: ${R[$s,$x,note]}"; done
 done
 for s in fan zwsf zwsr; do

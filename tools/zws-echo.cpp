@@ -15,7 +15,7 @@ namespace {
 constexpr const char* usage =
     "usage: zws-echo --port N [--host H] [--threads N] [--max-message BYTES]\n"
     "                [--handshake-timeout S] [--idle-timeout S] [--tls-cert F --tls-key F]\n"
-    "                [--deflate [--deflate-shared] [--max-zlib-memory BYTES]]\n"
+    "                [--deflate [--deflate-mode M] [--max-zlib-memory BYTES]]\n"
     "                [--fanout [--redis HOST:PORT]]\n"
     "Echoes every text and binary message, on every path, with the same opcode.\n"
     "  --port N               port to listen on (0: any free port)\n"
@@ -26,10 +26,17 @@ constexpr const char* usage =
     "  --idle-timeout S       close silent connections after S seconds (default: never)\n"
     "  --tls-cert F           wss:// instead of ws://: certificate chain (PEM, leaf first)\n"
     "  --tls-key F            its private key (PEM); both or neither\n"
-    "  --deflate              accept permessage-deflate (a build with zlib: make DEFLATE=1);\n"
-    "                         one compressor per connection, context kept between messages\n"
-    "  --deflate-shared       with --deflate: one compressor per loop shared by every\n"
-    "                         connection (no context takeover)\n"
+    "  --deflate              accept permessage-deflate (a build with zlib: make DEFLATE=1)\n"
+    "  --deflate-mode M       with --deflate: what zlib state each connection keeps\n"
+    "                         (zws/deflate.hpp, compressor_mode):\n"
+    "                           shared     (default) one compressor per loop, each message\n"
+    "                                      compressed alone (server_no_context_takeover);\n"
+    "                                      the client's context kept: ~40 KiB a connection\n"
+    "                           dedicated  a compressor per connection, both contexts\n"
+    "                                      kept: best ratio, ~300 KiB a connection\n"
+    "                           lean       no context either way (asks\n"
+    "                                      client_no_context_takeover too): no zlib state\n"
+    "                                      between messages\n"
     "  --max-zlib-memory BYTES  zlib memory over all connections (default 256 MiB); past\n"
     "                         it new connections are answered without the extension\n"
     "  --fanout               instead of echoing: each connection subscribes to the topic\n"
@@ -55,6 +62,7 @@ struct options {
 options parse(int argc, char** argv) {
   options o;
   zws_tools::args a(argc, argv, usage);
+  bool mode_set = false;
   while (a.next()) {
     if (a.is("--help") || a.is("-h")) {
       std::fputs(usage, stdout);
@@ -79,8 +87,18 @@ options parse(int argc, char** argv) {
       o.echo.deflate.enable = true;
     } else if (a.is("--max-zlib-memory")) {
       o.max_zlib = a.number<std::size_t>(1, std::size_t{1} << 44);
-    } else if (a.is("--deflate-shared")) {
-      o.echo.deflate.mode = zws::compressor_mode::shared;
+    } else if (a.is("--deflate-mode")) {
+      const std::string_view m = a.value();
+      if (m == "shared") {
+        o.echo.deflate.mode = zws::compressor_mode::shared;
+      } else if (m == "dedicated") {
+        o.echo.deflate.mode = zws::compressor_mode::dedicated;
+      } else if (m == "lean") {
+        o.echo.deflate.mode = zws::compressor_mode::lean;
+      } else {
+        a.fail("want shared, dedicated or lean for", "--deflate-mode");
+      }
+      mode_set = true;
     } else if (a.is("--fanout")) {
       o.fanout = true;
     } else if (a.is("--redis")) {
@@ -92,9 +110,8 @@ options parse(int argc, char** argv) {
     }
   }
   if (o.port < 0) a.fail("missing", "--port");
+  if (mode_set && !o.echo.deflate.enable) a.fail("needs --deflate:", "--deflate-mode");
   if (!o.redis.empty() && !o.fanout) a.fail("needs --fanout:", "--redis");
-  if (o.echo.deflate.mode == zws::compressor_mode::shared && !o.echo.deflate.enable)
-    a.fail("needs --deflate:", "--deflate-shared");
   if (o.fanout) {
     o.echo.on_open = [](zws::WebSocket& ws) { ws.subscribe(ws.path()); };
     o.echo.on_message = [](zws::WebSocket& ws, const zws::Message& m) { ws.publish(ws.path(), m.data, m.opcode); };

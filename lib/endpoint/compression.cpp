@@ -1,6 +1,8 @@
 // lib/endpoint/compression.cpp — see compression.hpp.
 #include "endpoint/compression.hpp"
 
+#include <algorithm>
+#include <new>
 #include <utility>
 
 #include "zws/writer.hpp"
@@ -22,33 +24,71 @@ inflater_config inflate_config(const deflate_stream_params& p, zlib_budget* budg
   return c;
 }
 
-deflater_config deflate_config(const deflate_stream_params& p, const deflate_options& o, zlib_budget* budget) noexcept {
+deflater_config deflate_config(const deflate_link& l, zlib_budget* budget) noexcept {
   deflater_config c;
-  c.level = o.level;
-  c.window_bits = can_deflate(p.deflate_window_bits) ? p.deflate_window_bits : 9;
-  c.mem_level = o.mem_level;
-  c.no_context_takeover = p.deflate_no_context_takeover;
-  c.release_when_idle = p.deflate_no_context_takeover;
+  c.level = l.level;
+  c.window_bits = can_deflate(l.params.deflate_window_bits) ? l.params.deflate_window_bits : 9;
+  c.mem_level = l.mem_level;
+  c.no_context_takeover = l.params.deflate_no_context_takeover;
+  c.release_when_idle = l.params.deflate_no_context_takeover;
   c.budget = budget;
   return c;
 }
 
 }  // namespace
 
-deflate_link::deflate_link(const deflate_params& agreed, role side, const deflate_options& opts,
-                           std::shared_ptr<zlib_budget> b, deflater* shared_deflater)
-    : budget(std::move(b)),
-      params(stream_params(agreed, side)),
-      in(inflate_config(params, budget.get())),
-      own(deflate_config(params, opts, budget.get())),
-      shared(shared_deflater),
-      threshold(opts.threshold),
-      can_send(can_deflate(params.deflate_window_bits)) {}
+deflate_streams::deflate_streams(const deflate_link& l) noexcept
+    : reserved(l.loop, zlib_bytes_to_reserve(l.params, l.mem_level)),
+      in(inflate_config(l.params, &reserved)),
+      own(deflate_config(l, &reserved)) {}
 
-std::size_t zlib_bytes_to_admit(const deflate_params& agreed, role side, const deflate_options& opts) noexcept {
-  const deflate_stream_params p = stream_params(agreed, side);
-  std::size_t n = inflater_state_bytes(p.inflate_window_bits);
+deflate_link::deflate_link(const deflate_params& agreed, role side, const deflate_options& opts,
+                           zlib_budget* loop_budget, deflater* shared_deflater)
+    : loop(loop_budget),
+      shared(shared_deflater),
+      params(stream_params(agreed, side)),
+      threshold(static_cast<std::uint32_t>(std::min<std::size_t>(opts.threshold, 0xFFFFFFFFu))),
+      level(static_cast<std::uint8_t>(std::clamp(opts.level, 0, 9))),
+      mem_level(opts.mem_level),
+      can_send(can_deflate(params.deflate_window_bits)) {
+  // What is kept between messages is reserved now, held or not yet.
+  if (!keeps_nothing()) streams();
+}
+
+deflate_streams* deflate_link::streams() noexcept {
+  if (s == nullptr) s.reset(new (std::nothrow) deflate_streams(*this));
+  return s.get();
+}
+
+deflater* deflate_link::compressor() noexcept {
+  if (shared != nullptr) return shared;
+  deflate_streams* st = streams();
+  return st != nullptr ? &st->own : nullptr;
+}
+
+void deflate_link::idle() noexcept {
+  if (s != nullptr && keeps_nothing() && !s->in.open()) s.reset();
+}
+
+std::size_t zlib_bytes_to_reserve(const deflate_stream_params& p, int mem_level) noexcept {
+  std::size_t n = 0;
+  if (!p.inflate_no_context_takeover) n += inflater_state_bytes(p.inflate_window_bits);
   if (!p.deflate_no_context_takeover && can_deflate(p.deflate_window_bits)) {
+    n += deflater_state_bytes(p.deflate_window_bits, mem_level);
+  }
+  return n;
+}
+
+bool uses_shared_deflater(const deflate_stream_params& p, role side) noexcept {
+  return side == role::server && p.deflate_no_context_takeover && can_deflate(p.deflate_window_bits);
+}
+
+std::size_t zlib_bytes_to_admit(const deflate_params& agreed, role side, const deflate_options& opts,
+                                const shared_deflaters* shared) noexcept {
+  const deflate_stream_params p = stream_params(agreed, side);
+  std::size_t n = zlib_bytes_to_reserve(p, opts.mem_level);
+  if (p.inflate_no_context_takeover) n += inflater_state_bytes(p.inflate_window_bits);
+  if (uses_shared_deflater(p, side) && (shared == nullptr || !shared->reserved(p.deflate_window_bits))) {
     n += deflater_state_bytes(p.deflate_window_bits, opts.mem_level);
   }
   return n;

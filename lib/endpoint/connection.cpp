@@ -283,20 +283,24 @@ bool connection::inflate_piece(const event& e) {
     fail(error::reserved_bits);
     return false;
   }
-  if (e.first) d->in.begin(ep_->limits.max_message_size, e.op == opcode::text);
-  error err = d->in.write(e.data, d->message);
-  if (err == error::none && e.last) err = d->in.finish(d->message);
+  deflate_streams* st = d->streams();
+  error err = st != nullptr ? error::none : error::deflate_memory;
+  if (err == error::none) {
+    if (e.first) st->in.begin(ep_->limits.max_message_size, e.op == opcode::text);
+    err = st->in.write(e.data, st->message);
+    if (err == error::none && e.last) err = st->in.finish(st->message);
+  }
   if (err != error::none) {
     // The rest of the frame is skipped by its length while lingering.
     const std::uint64_t left = reader_.payload_left();
-    d->message.release();
+    if (st != nullptr) st->message.release();
     reader_.abandon(err);
     fail(err);
     if (phase_ == phase::lingering) need_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(left, 0xFFFFFFFFu));
     return false;
   }
   const Behavior& beh = b();
-  const std::string_view text(reinterpret_cast<const char*>(d->message.data()), d->message.size());
+  const std::string_view text(reinterpret_cast<const char*>(st->message.data()), st->message.size());
   if (ep_->limits.streaming) {
     if (phase_ == phase::open && beh.on_piece) beh.on_piece(*this, MessagePiece{e.op, text, e.first, e.last});
   } else if (e.last) {
@@ -305,12 +309,18 @@ bool connection::inflate_piece(const event& e) {
     return true;
   }
   if (dead()) return false;
-  // An idle connection keeps no inflated bytes beyond a small buffer.
-  if (d->message.capacity() > (std::size_t{4} << 10)) {
-    d->message.release();
+  // An idle connection keeps no inflated bytes beyond a small buffer, and no streams
+  // at all when its mode keeps nothing between messages. (The callback may have sent,
+  // so the link and its streams are looked up again.)
+  d = deflate();
+  if (d == nullptr || d->s == nullptr) return true;
+  buffer& message = d->s->message;
+  if (message.capacity() > (std::size_t{4} << 10)) {
+    message.release();
   } else {
-    d->message.clear();
+    message.clear();
   }
+  if (e.last) d->idle();
   return true;
 }
 
@@ -530,11 +540,11 @@ deflate_link* connection::deflate() const noexcept {
 void connection::use_deflate(endpoint& ep, const deflate_params& agreed, const deflate_options& opts) {
   deflater* shared = nullptr;
   const deflate_stream_params p = stream_params(agreed, ep.side);
-  if (ep.side == role::server && p.deflate_no_context_takeover && can_deflate(p.deflate_window_bits)) {
+  if (uses_shared_deflater(p, ep.side)) {
     if (!ep.shared) ep.shared = std::make_unique<shared_deflaters>(opts.level, opts.mem_level, ep.zlib.get());
     shared = &ep.shared->for_window(p.deflate_window_bits);
   }
-  extras().deflate = std::make_unique<deflate_link>(agreed, ep.side, opts, ep.zlib, shared);
+  extras().deflate = std::make_unique<deflate_link>(agreed, ep.side, opts, ep.zlib.get(), shared);
 }
 
 void connection::open(endpoint* ep) {

@@ -94,7 +94,11 @@ send_status connection::send_message(opcode op, std::span<const std::uint8_t> pa
     mask_key key;
     if (ep_->side == role::client) random_bytes(key.bytes, sizeof key.bytes);
     buffer& to = output();
-    if (append_compressed_frame(to, d->compressor(), op, payload, ep_->side == role::client ? &key : nullptr)) {
+    deflater* z = d->compressor();
+    const bool done =
+        z != nullptr && append_compressed_frame(to, *z, op, payload, ep_->side == role::client ? &key : nullptr);
+    d->idle();
+    if (done) {
       wrote(to);
       return status;
     }

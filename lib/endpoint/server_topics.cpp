@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "endpoint/compression.hpp"
 #include "endpoint/server_state.hpp"
 #include "zws/server.hpp"
 #include "zws/writer.hpp"
@@ -25,6 +26,7 @@ namespace {
 struct publication {
   std::string topic;
   opcode op = opcode::text;
+  std::size_t size = 0;  // of the payload, the frame's tail
   buffer frame;
 };
 
@@ -35,10 +37,12 @@ connection* subscriber_at(reactor& r, subscriber_id id) noexcept {
 
 void deliver(server_loop& sl, const publication& p, subscriber_id except) {
   reactor& r = sl.r();
+  // Compressed at most once per shared deflater of this loop (see compression.hpp).
+  broadcast_frames frames{p.op, p.frame.bytes().last(p.size), p.frame.bytes(), {}};
   sl.topics->for_each_subscriber(p.topic, [&](subscriber_id id) {
     if (id == except) return;
     connection* c = subscriber_at(r, id);
-    if (c != nullptr && !c->dead()) c->send_encoded(p.op, p.frame.bytes());
+    if (c != nullptr && !c->dead()) c->send_broadcast(frames);
   });
 }
 
@@ -55,6 +59,7 @@ void publish_local(server_state& s, std::string_view topic, std::string_view dat
   auto p = std::make_shared<publication>();
   p->topic = topic;
   p->op = op;
+  p->size = data.size();
   // Server frames are not masked: one encoding serves every subscriber.
   write_frame(p->frame, op, {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()});
   std::vector<server_loop*> loops;

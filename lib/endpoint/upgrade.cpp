@@ -131,7 +131,8 @@ bool upgrade(connection& c, const http::request& req, std::size_t head_size) {
   deflate_accept agreed;
   if (deflate_available() && b.deflate.enable) {
     agreed = negotiate_deflate(req.headers, b.deflate);
-    if (agreed.accepted && !ep->zlib->admits(zlib_bytes_to_admit(agreed.params, role::server, b.deflate))) {
+    if (agreed.accepted &&
+        !ep->zlib->admits(zlib_bytes_to_admit(agreed.params, role::server, b.deflate, ep->shared.get()))) {
       agreed.accepted = false;
     }
   }

@@ -236,9 +236,9 @@ bool accept_offer(const element& e, const deflate_options& opts, deflate_accept&
   if (o.server_bits_seen && o.server_bits == 0) return false;  // a value is required here
   if (o.server_bits == 8) return false;                        // zlib cannot compress in 256 bytes
   deflate_params& p = out.params;
-  p.server_no_context_takeover =
-      o.server_nct || opts.server_no_context_takeover || opts.mode == compressor_mode::shared;
-  p.client_no_context_takeover = o.client_nct || opts.client_no_context_takeover;
+  // shared and lean compress through the loop's compressor; lean also keeps no inflate state.
+  p.server_no_context_takeover = o.server_nct || opts.server_no_context_takeover || opts.mode != compressor_mode::dedicated;
+  p.client_no_context_takeover = o.client_nct || opts.client_no_context_takeover || opts.mode == compressor_mode::lean;
   p.server_max_window_bits = own_bits(opts.server_max_window_bits);
   if (o.server_bits != 0) p.server_max_window_bits = std::min(p.server_max_window_bits, o.server_bits);
   // Without client_max_window_bits in the offer the client cannot take a limit: it may use 15.
@@ -360,8 +360,10 @@ extension_value deflate_offer::value() const noexcept {
 
 deflate_offer make_deflate_offer(const deflate_options& opts) noexcept {
   deflate_offer o;
-  o.server_no_context_takeover = opts.server_no_context_takeover;
-  o.client_no_context_takeover = opts.client_no_context_takeover || opts.mode == compressor_mode::shared;
+  // A client's compressor is its own in every mode; lean asks both sides to reset.
+  const bool lean = opts.mode == compressor_mode::lean;
+  o.server_no_context_takeover = opts.server_no_context_takeover || lean;
+  o.client_no_context_takeover = opts.client_no_context_takeover || lean;
   o.server_max_window_bits = opts.server_max_window_bits < 15 ? own_bits(opts.server_max_window_bits) : 0;
   o.client_max_window_bits = true;
   o.client_max_window_bits_value = opts.client_max_window_bits < 15 ? own_bits(opts.client_max_window_bits) : 0;

@@ -67,11 +67,32 @@ Impl* make_impl(zlib_budget* budget) noexcept {
 
 }  // namespace
 
+zlib_budget::zlib_budget(zlib_budget* parent, std::size_t reserved) noexcept : parent_(parent) {
+  if (parent_ != nullptr && parent_->take(reserved)) reserved_ = reserved;
+}
+
+zlib_budget::~zlib_budget() {
+  if (parent_ != nullptr) parent_->give(std::max(used_, reserved_));
+}
+
 bool zlib_budget::take(std::size_t bytes) noexcept {
-  if (!admits(bytes)) return false;
+  if (parent_ == nullptr) {
+    if (!admits(bytes)) return false;
+  } else {
+    // Only what goes past the reservation is the parent's to grant.
+    const std::size_t before = std::max(used_, reserved_);
+    const std::size_t after = std::max(used_ + bytes, reserved_);
+    if (after > before && !parent_->take(after - before)) return false;
+  }
   used_ += bytes;
   peak_ = std::max(peak_, used_);
   return true;
+}
+
+void zlib_budget::give(std::size_t bytes) noexcept {
+  const std::size_t before = std::max(used_, reserved_);
+  used_ -= bytes;
+  if (parent_ != nullptr) parent_->give(before - std::max(used_, reserved_));
 }
 
 // Measured with the counting allocator (deflate_stream_test's IdleMemoryPerMode):
@@ -336,20 +357,32 @@ void deflater::release() noexcept {
 
 // ---- shared deflaters -------------------------------------------------------
 
-shared_deflaters::shared_deflaters(int level, std::uint8_t mem_level, zlib_budget* budget) noexcept {
-  for (std::size_t i = 0; i < by_bits_.size(); ++i) {
-    deflater_config c;
-    c.level = level;
-    c.window_bits = static_cast<std::uint8_t>(9 + i);
-    c.mem_level = mem_level;
-    c.no_context_takeover = true;
-    c.budget = budget;
-    by_bits_[i] = deflater(c);
-  }
+shared_deflaters::shared_deflaters(int level, std::uint8_t mem_level, zlib_budget* budget) noexcept
+    : budget_(budget), level_(level), mem_level_(mem_level) {}
+
+std::size_t shared_deflaters::index(std::uint8_t window_bits) noexcept {
+  return static_cast<std::size_t>(std::clamp<int>(window_bits, 9, 15) - 9);
+}
+
+bool shared_deflaters::reserved(std::uint8_t window_bits) const noexcept {
+  return reservations_[index(window_bits)] != nullptr;
 }
 
 deflater& shared_deflaters::for_window(std::uint8_t window_bits) noexcept {
-  return by_bits_[static_cast<std::size_t>(std::clamp<int>(window_bits, 9, 15) - 9)];
+  const std::size_t i = index(window_bits);
+  if (reservations_[i] == nullptr) {
+    const auto bits = static_cast<std::uint8_t>(9 + i);
+    reservations_[i].reset(new (std::nothrow) zlib_budget(budget_, deflater_state_bytes(bits, mem_level_)));
+    deflater_config c;
+    c.level = level_;
+    c.window_bits = bits;
+    c.mem_level = mem_level_;
+    c.no_context_takeover = true;
+    // Without its reservation (no memory for 40 bytes) it counts against the loop's.
+    c.budget = reservations_[i] != nullptr ? reservations_[i].get() : budget_;
+    by_bits_[i] = deflater(c);
+  }
+  return by_bits_[i];
 }
 
 std::size_t shared_deflaters::memory_held() const noexcept {

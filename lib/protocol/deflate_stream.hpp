@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <span>
 
 #include "zws/buffer.hpp"
@@ -26,22 +27,40 @@ namespace zws::detail {
 // cap: one per loop (a loop is one thread; this is not thread-safe). Past the cap, an
 // allocation zlib asks for fails (deflate_memory); `admits` lets the handshake answer
 // without the extension before that happens.
+//
+// A connection's budget is a reservation within its loop's (its parent): the state the
+// connection keeps between messages is counted in the parent from the handshake on,
+// held or not yet, so the cap is checked against what admitted connections may come to
+// hold, not only what they hold now. Its streams are counted within the reservation;
+// what they hold beyond it is taken from the parent (and may be refused there).
 class zlib_budget {
  public:
   explicit zlib_budget(std::size_t cap = std::numeric_limits<std::size_t>::max()) noexcept : cap_(cap) {}
+  // A reservation of `reserved` bytes in `parent` (not owned; must outlive this). When
+  // the parent cannot spare them, nothing is reserved (reserved() is 0) and every
+  // allocation is taken from the parent as it comes. A null parent: no cap at all.
+  zlib_budget(zlib_budget* parent, std::size_t reserved) noexcept;
+  // Gives the reservation back; the streams counted here must be gone first.
+  ~zlib_budget();
+  zlib_budget(const zlib_budget&) = delete;
+  zlib_budget& operator=(const zlib_budget&) = delete;
+
   std::size_t cap() const noexcept { return cap_; }
-  std::size_t used() const noexcept { return used_; }
+  std::size_t used() const noexcept { return used_; }  // held by streams (and, in a parent, reserved)
   std::size_t peak() const noexcept { return peak_; }
+  std::size_t reserved() const noexcept { return reserved_; }
   // Whether `bytes` more stay within the cap.
   bool admits(std::size_t bytes) const noexcept { return bytes <= cap_ && used_ <= cap_ - bytes; }
   // Counts `bytes` if admitted; false (nothing counted) otherwise.
   bool take(std::size_t bytes) noexcept;
-  void give(std::size_t bytes) noexcept { used_ -= bytes; }
+  void give(std::size_t bytes) noexcept;
 
  private:
-  std::size_t cap_;
+  std::size_t cap_ = std::numeric_limits<std::size_t>::max();
   std::size_t used_ = 0;
   std::size_t peak_ = 0;
+  zlib_budget* parent_ = nullptr;
+  std::size_t reserved_ = 0;
 };
 
 // Upper bounds of what one stream holds (memory_held) while it has zlib state, measured
@@ -87,6 +106,7 @@ class inflater {
   error finish(buffer& out) noexcept;
 
   std::uint64_t produced() const noexcept { return produced_; }  // decoded bytes of this message
+  bool open() const noexcept { return open_; }                   // begun, not yet finished
   error failed() const noexcept { return err_; }
   // Heap bytes held: zlib's state and window plus this stream's own small state.
   std::size_t memory_held() const noexcept;
@@ -152,15 +172,25 @@ class deflater {
 // when first asked for. A connection that agreed on server_no_context_takeover (its
 // deflate_no_context_takeover) with window w compresses through for_window(w); a
 // broadcast compresses once per window size in use and sends the same bytes to all.
+//
+// The first for_window(w) reserves that deflater's state in the budget (it is kept
+// between messages, for every connection of the loop), as a connection's link reserves
+// what it keeps; reserved(w) tells the handshake whether that is still to come.
 class shared_deflaters {
  public:
   shared_deflaters(int level, std::uint8_t mem_level, zlib_budget* budget = nullptr) noexcept;
   deflater& for_window(std::uint8_t window_bits) noexcept;  // 9..15 (others clamped)
+  bool reserved(std::uint8_t window_bits) const noexcept;
   std::size_t memory_held() const noexcept;
   void release() noexcept;
 
  private:
-  std::array<deflater, 7> by_bits_;  // windows 9..15
+  static std::size_t index(std::uint8_t window_bits) noexcept;
+  zlib_budget* budget_;
+  int level_;
+  std::uint8_t mem_level_;
+  std::array<std::unique_ptr<zlib_budget>, 7> reservations_;  // before the deflaters they count
+  std::array<deflater, 7> by_bits_;                           // windows 9..15
 };
 
 }  // namespace zws::detail

@@ -10,7 +10,10 @@ bool deflate_available() noexcept { return false; }
 
 namespace detail {
 
+zlib_budget::zlib_budget(zlib_budget* parent, std::size_t) noexcept : parent_(parent) {}
+zlib_budget::~zlib_budget() {}  // NOLINT(modernize-use-equals-default): one declaration for both builds
 bool zlib_budget::take(std::size_t) noexcept { return false; }
+void zlib_budget::give(std::size_t) noexcept {}
 
 std::size_t inflater_state_bytes(int) noexcept { return 0; }
 std::size_t deflater_state_bytes(int, int) noexcept { return 0; }
@@ -40,8 +43,10 @@ error deflater::compress(std::span<const std::uint8_t>, buffer&) noexcept { retu
 std::size_t deflater::memory_held() const noexcept { return 0; }
 void deflater::release() noexcept {}
 
-shared_deflaters::shared_deflaters(int, std::uint8_t, zlib_budget*) noexcept {}
+shared_deflaters::shared_deflaters(int level, std::uint8_t mem_level, zlib_budget* budget) noexcept
+    : budget_(budget), level_(level), mem_level_(mem_level) {}
 deflater& shared_deflaters::for_window(std::uint8_t) noexcept { return by_bits_[0]; }
+bool shared_deflaters::reserved(std::uint8_t) const noexcept { return false; }
 std::size_t shared_deflaters::memory_held() const noexcept { return 0; }
 void shared_deflaters::release() noexcept {}
 

@@ -29,7 +29,9 @@ zws::deflate_options options_of(std::uint8_t b) {
   o.enable = true;
   o.server_no_context_takeover = b & 1;
   o.client_no_context_takeover = b & 2;
-  o.mode = (b & 4) ? zws::compressor_mode::shared : zws::compressor_mode::dedicated;
+  static constexpr zws::compressor_mode modes[] = {zws::compressor_mode::dedicated, zws::compressor_mode::shared,
+                                                   zws::compressor_mode::lean, zws::compressor_mode::shared};
+  o.mode = modes[((b >> 2) & 1) | ((b >> 6) & 2)];
   o.server_max_window_bits = windows[(b >> 3) & 3];
   o.client_max_window_bits = windows[(b >> 5) & 3];
   return o;
@@ -45,8 +47,11 @@ void server_side(std::span<const std::string_view> lines, const zws::deflate_opt
   check(v.size() < a.value.chars.size() && v.starts_with("permessage-deflate"));
   check(in_range(a.params.server_max_window_bits) && in_range(a.params.client_max_window_bits));
   check(zws::can_deflate(a.params.server_max_window_bits));
-  if (opts.mode == zws::compressor_mode::shared || opts.server_no_context_takeover) {
+  if (opts.mode != zws::compressor_mode::dedicated || opts.server_no_context_takeover) {
     check(a.params.server_no_context_takeover);
+  }
+  if (opts.mode == zws::compressor_mode::lean || opts.client_no_context_takeover) {
+    check(a.params.client_no_context_takeover);
   }
   // The answer read back by a client that offered everything a server may answer.
   zws::deflate_offer permissive;

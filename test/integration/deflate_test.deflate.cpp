@@ -19,8 +19,12 @@ namespace {
 using namespace zws_test;
 using zws::opcode;
 
-zws::deflate_options on(zws::deflate_options o = {}) {
+// Dedicated mode, which answers exactly what was offered and keeps both contexts; the
+// modes themselves are tested below and in deflate_memory_test.
+zws::deflate_options on(zws::compressor_mode mode = zws::compressor_mode::dedicated) {
+  zws::deflate_options o;
   o.enable = true;
+  o.mode = mode;
   return o;
 }
 
@@ -127,10 +131,13 @@ TEST(Deflate, ZwsToZwsWithoutContextTakeover) {
   round_trip(on(), c, sizes());
 }
 
-TEST(Deflate, ZwsToZwsInSharedMode) {
-  zws::deflate_options s = on();
-  s.mode = zws::compressor_mode::shared;
-  round_trip(s, on(), sizes());
+TEST(Deflate, ZwsToZwsInEveryModeOfEitherSide) {
+  for (auto sm : {zws::compressor_mode::dedicated, zws::compressor_mode::shared, zws::compressor_mode::lean}) {
+    for (auto cm : {zws::compressor_mode::dedicated, zws::compressor_mode::shared, zws::compressor_mode::lean}) {
+      SCOPED_TRACE(std::to_string(int(sm)) + " " + std::to_string(int(cm)));
+      round_trip(on(sm), on(cm), sizes());
+    }
+  }
 }
 
 TEST(Deflate, ZwsToZwsAtEveryWindowSize) {
@@ -234,22 +241,52 @@ TEST(Deflate, ADeclinedOfferGetsNoExtensionHeader) {
 TEST(Deflate, PastTheZlibBudgetConnectionsGoUncompressed) {
   zws::Loop loop;
   zws::Server server(loop);
-  server.max_zlib_memory(100000);  // room for no dedicated deflater (~262 KiB)
+  // Room for two routes' shared deflaters (each route's is reserved with its first
+  // connection that uses it) and 100,000 bytes more: two kept inflaters (~40 KiB each),
+  // no dedicated deflater (~262 KiB).
+  server.max_zlib_memory(2 * zws::detail::deflater_state_bytes(15, 8) + 100000);
   server.route("/", echo(on()));
-  zws::deflate_options lean = on();
-  lean.server_no_context_takeover = true;
-  lean.client_no_context_takeover = true;
-  server.route("/lean", echo(lean));
+  server.route("/shared", echo(on(zws::compressor_mode::shared)));
+  server.route("/lean", echo(on(zws::compressor_mode::lean)));
   ASSERT_FALSE(server.listen("127.0.0.1", 0));
+  const std::string offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+  auto agreed = [&](raw_peer& p, const std::string& path) {
+    return header_value(p.handshake(path, offer), "Sec-WebSocket-Extensions");
+  };
+  const std::string lean_answer = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+  std::vector<std::unique_ptr<raw_peer>> lean;
+  lean.push_back(std::make_unique<raw_peer>(loop, server.port()));
+  EXPECT_EQ(agreed(*lean.back(), "/lean"), lean_answer);
+  // Shared mode keeps the client's context: each connection reserves an inflater at
+  // once, before it has held a byte, so the third finds no room.
+  std::vector<std::unique_ptr<raw_peer>> shared;
+  for (int i = 0; i < 3; ++i) shared.push_back(std::make_unique<raw_peer>(loop, server.port()));
+  EXPECT_EQ(agreed(*shared[0], "/shared"), "permessage-deflate; server_no_context_takeover");
+  EXPECT_EQ(agreed(*shared[1], "/shared"), "permessage-deflate; server_no_context_takeover");
+  EXPECT_EQ(agreed(*shared[2], "/shared"), "<none>");
   raw_peer p(loop, server.port());
-  const std::string head = p.handshake("/", "Sec-WebSocket-Extensions: permessage-deflate\r\n");
-  EXPECT_NE(head.find("101"), std::string::npos);
-  EXPECT_EQ(head.find("Sec-WebSocket-Extensions"), std::string::npos) << head;
-  // No context kept on either side: only room for an inflater while a message arrives.
-  raw_peer q(loop, server.port());
-  const std::string lean_head = q.handshake("/lean", "Sec-WebSocket-Extensions: permessage-deflate\r\n");
-  EXPECT_EQ(header_value(lean_head, "Sec-WebSocket-Extensions"),
-            "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+  EXPECT_EQ(agreed(p, "/"), "<none>");
+  // Lean reserves nothing but needs room for one message's inflater: none left yet.
+  raw_peer l1(loop, server.port());
+  EXPECT_EQ(agreed(l1, "/lean"), "<none>");
+  // One shared connection gone: its reservation is given back.
+  shared[1]->close();
+  ASSERT_TRUE(run_until(loop, [&] { return server.connections() == 5; }));
+  for (int i = 0; i < 5; ++i) {
+    lean.push_back(std::make_unique<raw_peer>(loop, server.port()));
+    EXPECT_EQ(agreed(*lean.back(), "/lean"), lean_answer);
+  }
+  // Every agreed connection compresses, within the cap.
+  const std::string text = payload_of(5000, 21);
+  for (raw_peer* q : {shared[0].get(), lean[0].get(), lean[5].get()}) {
+    q->write(rsv1(client_frame(opcode::text, deflated(text))));
+    auto f = q->read_frame();
+    ASSERT_TRUE(f);
+    EXPECT_LT(f->payload.size(), text.size() / 2);
+    EXPECT_TRUE(inflated(f->payload) == text);
+  }
+  raw_peer s2(loop, server.port());
+  EXPECT_EQ(agreed(s2, "/shared"), "permessage-deflate; server_no_context_takeover");
 }
 
 TEST(Deflate, Rsv1OnAContinuationOrAControlFrameIs1002) {
@@ -362,9 +399,7 @@ TEST(Deflate, StreamingRoutesGetInflatedPieces) {
 TEST(Deflate, BroadcastReachesCompressedAndPlainConnections) {
   zws::Loop loop;
   zws::Server server(loop);
-  zws::deflate_options shared = on();
-  shared.mode = zws::compressor_mode::shared;
-  server.route("/", {.deflate = shared});
+  server.route("/", {.deflate = on(zws::compressor_mode::shared)});
   ASSERT_FALSE(server.listen("127.0.0.1", 0));
   const std::string text = payload_of(10000, 11);
   std::vector<std::string> got;
@@ -388,48 +423,37 @@ TEST(Deflate, BroadcastReachesCompressedAndPlainConnections) {
   for (const auto& g : got) EXPECT_TRUE(g == text);
 }
 
-// RSS per connection that agreed on `offer` and echoed one compressed message of
-// 1,000 bytes, in a server process of its own.
-std::size_t bytes_per_connection(const zws::deflate_options& o, const std::string& offer) {
-  child_server server([o](zws::Server& s) { s.route("/", echo(o)); });
-  if (server.port() == 0) return 0;
+// A publish reaches a subscriber that agreed on deflate compressed (once per loop for
+// every subscriber of the shared deflater), and a plain one plain.
+TEST(Deflate, PublishReachesDeflateSubscribersCompressed) {
   zws::Loop loop;
-  std::vector<std::unique_ptr<raw_peer>> peers;
-  const std::string text = payload_of(1000, 13);
-  auto one = [&] {
-    auto p = std::make_unique<raw_peer>(loop, server.port());
-    p->handshake("/", offer.empty() ? "" : "Sec-WebSocket-Extensions: " + offer + "\r\n");
-    p->write(offer.empty() ? client_frame(opcode::text, text) : rsv1(client_frame(opcode::text, deflated(text))));
-    EXPECT_TRUE(p->read_frame());
-    peers.push_back(std::move(p));
-  };
-  for (int i = 0; i < 20; ++i) one();  // warm the allocator
-  const std::size_t before = server.status_kib("VmRSS");
-  constexpr std::size_t n = 300;
-  for (std::size_t i = 0; i < n; ++i) one();
-  const std::size_t after = server.status_kib("VmRSS");
-  return after > before ? (after - before) * 1024 / n : 0;
-}
-
-TEST(Deflate, MemoryPerIdleConnectionInEachMode) {
-#if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "ASan's allocator makes RSS per connection meaningless";
-#endif
-  zws::deflate_options lean = on();
-  lean.server_no_context_takeover = true;
-  lean.client_no_context_takeover = true;
-  zws::deflate_options shared = on();
-  shared.mode = zws::compressor_mode::shared;
-  const std::size_t plain = bytes_per_connection(on(), "");
-  const std::size_t takeover = bytes_per_connection(on(), "permessage-deflate");
-  const std::size_t no_takeover = bytes_per_connection(lean, "permessage-deflate");
-  const std::size_t shared_mode = bytes_per_connection(shared, "permessage-deflate; client_no_context_takeover");
-  std::printf("RSS per connection after one message: plain %zu B, deflate dedicated with context takeover %zu B, "
-              "no context takeover %zu B, shared compressor %zu B\n",
-              plain, takeover, no_takeover, shared_mode);
-  EXPECT_LT(no_takeover, plain + (std::size_t{16} << 10));
-  EXPECT_LT(shared_mode, plain + (std::size_t{16} << 10));
-  EXPECT_GT(takeover, no_takeover);
+  zws::Server server(loop);
+  zws::Behavior b = echo(on(zws::compressor_mode::shared));
+  b.on_open = [](zws::WebSocket& ws) { ws.subscribe("room"); };
+  server.route("/", std::move(b));
+  ASSERT_FALSE(server.listen("127.0.0.1", 0));
+  raw_peer z1(loop, server.port()), z2(loop, server.port()), plain(loop, server.port());
+  for (raw_peer* p : {&z1, &z2}) {
+    EXPECT_EQ(header_value(p->handshake("/", "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+                           "Sec-WebSocket-Extensions"),
+              "permessage-deflate; server_no_context_takeover");
+  }
+  plain.handshake("/");
+  ASSERT_TRUE(run_until(loop, [&] { return server.subscribers("room") == 3; }));
+  const std::string text = payload_of(4000, 17);
+  server.publish("room", text);
+  for (raw_peer* p : {&z1, &z2}) {
+    p->read_until([](const std::string& s) { return !s.empty(); });
+    ASSERT_FALSE(p->buffered().empty());
+    EXPECT_EQ(std::uint8_t(p->buffered()[0]), 0xC1);  // FIN, RSV1, text
+    auto f = p->read_frame();
+    ASSERT_TRUE(f);
+    EXPECT_LT(f->payload.size(), text.size() / 2);
+    EXPECT_TRUE(inflated(f->payload) == text);
+  }
+  auto f = plain.read_frame();
+  ASSERT_TRUE(f);
+  EXPECT_TRUE(f->payload == text);
 }
 
 // A raw server answering a zws client's offer.

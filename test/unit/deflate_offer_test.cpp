@@ -21,9 +21,12 @@ using zws::deflate_params;
 using zws::error;
 using zws::test::guarded;
 
-deflate_options enabled() {
+// The negotiation table itself: dedicated mode, which answers exactly what was offered
+// (the default mode, shared, adds server_no_context_takeover: see the mode tests).
+deflate_options enabled(zws::compressor_mode mode = zws::compressor_mode::dedicated) {
   deflate_options o;
   o.enable = true;
+  o.mode = mode;
   return o;
 }
 
@@ -138,10 +141,42 @@ TEST(DeflateOffer, ServerOptionsShapeTheAnswer) {
   EXPECT_EQ(a.value.view(), "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
   EXPECT_EQ(a.params, params(true, true, 15, 15));
 
-  o = enabled();
-  o.mode = zws::compressor_mode::shared;
-  a = negotiate({"permessage-deflate"}, o);
-  EXPECT_EQ(a.value.view(), "permessage-deflate; server_no_context_takeover");
+}
+
+// What the server asks in each mode, of a browser's offer and of one that already asks
+// for resets (never answered twice).
+TEST(DeflateOffer, EachModeAsksWhatItsMemoryNeeds) {
+  using zws::compressor_mode;
+  struct mode_case {
+    compressor_mode mode;
+    const char* offer;
+    const char* answer;
+    deflate_params agreed;
+  };
+  const mode_case cases[] = {
+      {compressor_mode::dedicated, "permessage-deflate; client_max_window_bits", "permessage-deflate",
+       params(false, false, 15, 15)},
+      {compressor_mode::shared, "permessage-deflate; client_max_window_bits",
+       "permessage-deflate; server_no_context_takeover", params(true, false, 15, 15)},
+      {compressor_mode::lean, "permessage-deflate; client_max_window_bits",
+       "permessage-deflate; server_no_context_takeover; client_no_context_takeover", params(true, true, 15, 15)},
+      {compressor_mode::shared, "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+       "permessage-deflate; server_no_context_takeover; client_no_context_takeover", params(true, true, 15, 15)},
+      {compressor_mode::lean, "permessage-deflate; client_no_context_takeover; server_max_window_bits=10",
+       "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10",
+       params(true, true, 10, 15)},
+  };
+  for (const auto& c : cases) {
+    const auto a = negotiate({c.offer}, enabled(c.mode));
+    ASSERT_TRUE(a.accepted) << c.offer;
+    EXPECT_EQ(a.value.view(), c.answer) << int(c.mode) << " " << c.offer;
+    EXPECT_EQ(a.params, c.agreed) << int(c.mode) << " " << c.offer;
+  }
+  // The default is shared.
+  deflate_options d;
+  d.enable = true;
+  EXPECT_EQ(d.mode, compressor_mode::shared);
+  EXPECT_EQ(negotiate({"permessage-deflate"}, d).value.view(), "permessage-deflate; server_no_context_takeover");
 }
 
 // zlib cannot deflate into a 256-byte window: a limit we choose becomes 9, a limit
@@ -276,12 +311,18 @@ TEST(DeflateOffer, ClientOfferFollowsTheOptions) {
   EXPECT_EQ(zws::make_deflate_offer(o).value().view(),
             "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; "
             "client_max_window_bits=12");
-  o = enabled();
+  o = enabled(zws::compressor_mode::lean);
   o.server_max_window_bits = 8;
   o.client_max_window_bits = 8;
-  o.mode = zws::compressor_mode::shared;
   EXPECT_EQ(zws::make_deflate_offer(o).value().view(),
-            "permessage-deflate; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=9");
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; "
+            "client_max_window_bits=9");
+  // A client's compressor is its own in shared mode too: the default offer asks nothing.
+  EXPECT_EQ(zws::make_deflate_offer(enabled(zws::compressor_mode::shared)).value().view(),
+            "permessage-deflate; client_max_window_bits");
+  deflate_options d;
+  d.enable = true;
+  EXPECT_EQ(zws::make_deflate_offer(d).value().view(), "permessage-deflate; client_max_window_bits");
 }
 
 TEST(DeflateOffer, ClientAcceptsValidAnswers) {

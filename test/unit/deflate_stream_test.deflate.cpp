@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -432,8 +433,10 @@ TEST(DeflateStream, BudgetCountsZlibMemoryAndRefusesPastItsCap) {
 
 TEST(DeflateStream, SharedDeflatersCompressOncePerWindow) {
   zws::detail::zlib_budget budget;
-  zws::detail::shared_deflaters shared(6, 8, &budget);
+  auto owned = std::make_unique<zws::detail::shared_deflaters>(6, 8, &budget);
+  zws::detail::shared_deflaters& shared = *owned;
   EXPECT_EQ(shared.memory_held(), 0u);
+  EXPECT_FALSE(shared.reserved(15));
   const std::string msg = json_records(3000, 6);
   for (std::uint8_t w : {15, 10, 15, 8}) {
     deflater& d = shared.for_window(w);
@@ -450,13 +453,59 @@ TEST(DeflateStream, SharedDeflatersCompressOncePerWindow) {
     ASSERT_EQ(inflate_whole(inf, c, got), error::none);
     EXPECT_EQ(got, msg);
   }
-  // Three windows in use (15, 10, 9): three states, each counted once.
-  EXPECT_GE(shared.memory_held(), budget.used());
-  EXPECT_LT(shared.memory_held() - budget.used(), 3 * 512u);
-  EXPECT_GT(budget.used(), zws::detail::deflater_state_bytes(15, 8));
+  // Three windows in use (15, 10, 9): three states, each counted once, within what
+  // each reserved on first use; the reservations stay while the deflaters may be used.
+  using zws::detail::deflater_state_bytes;
+  const std::size_t reserved = deflater_state_bytes(15, 8) + deflater_state_bytes(10, 8) + deflater_state_bytes(9, 8);
+  EXPECT_TRUE(shared.reserved(15) && shared.reserved(10) && shared.reserved(9) && !shared.reserved(12));
+  EXPECT_EQ(budget.used(), reserved);
+  EXPECT_GT(shared.memory_held(), deflater_state_bytes(15, 8));
+  EXPECT_LE(shared.memory_held(), reserved + 3 * 512u);
   shared.release();
   EXPECT_EQ(shared.memory_held(), 0u);
+  EXPECT_EQ(budget.used(), reserved);
+  owned.reset();
   EXPECT_EQ(budget.used(), 0u);
+}
+
+// A connection's reservation: counted in its loop's budget at once, its streams counted
+// within it, only what goes past it taken from the loop (and refused past its cap).
+TEST(DeflateStream, AReservationCountsInItsLoopBeforeItIsHeld) {
+  using zws::detail::zlib_budget;
+  zlib_budget loop(100000);
+  {
+    zlib_budget a(&loop, 40000);
+    EXPECT_EQ(a.reserved(), 40000u);
+    EXPECT_EQ(loop.used(), 40000u);
+    EXPECT_TRUE(a.take(30000));
+    EXPECT_EQ(loop.used(), 40000u);  // within the reservation
+    EXPECT_TRUE(a.take(20000));
+    EXPECT_EQ(loop.used(), 50000u);  // 10,000 past it
+    zlib_budget b(&loop, 60000);     // no room: nothing reserved, allocations as they come
+    EXPECT_EQ(b.reserved(), 0u);
+    EXPECT_EQ(loop.used(), 50000u);
+    EXPECT_FALSE(b.take(50001));
+    EXPECT_TRUE(b.take(50000));
+    EXPECT_FALSE(a.take(1));
+    b.give(50000);
+    a.give(45000);
+    EXPECT_EQ(a.used(), 5000u);
+    EXPECT_EQ(loop.used(), 40000u);  // back to the reservation
+    // An inflater counted in a reservation.
+    inflater_config ic;
+    ic.budget = &a;
+    inflater inf(ic);
+    std::string got;
+    raw_deflater raw(15);
+    ASSERT_EQ(inflate_whole(inf, raw.message(json_records(3000, 3)), got), error::none);
+    EXPECT_EQ(loop.used(), std::max<std::size_t>(40000, a.used()));
+    a.give(5000);
+  }
+  EXPECT_EQ(loop.used(), 0u);
+  zlib_budget free_standing(nullptr, 1000);  // a client's: no parent, no cap
+  EXPECT_EQ(free_standing.reserved(), 0u);
+  EXPECT_TRUE(free_standing.take(std::size_t{1} << 30));
+  free_standing.give(std::size_t{1} << 30);
 }
 
 TEST(DeflateStream, MovedStreamsKeepTheirContext) {
