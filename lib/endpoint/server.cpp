@@ -188,13 +188,16 @@ void server_loop::close_all(bool notify) {
 void server_loop::shed_backlog(connection* trigger) {
   const std::size_t cap = s->max_backlog / std::max<std::size_t>(1, s->loops.size());
   if (cap == 0 || backlog <= cap) return;
-  // Largest pending output first: a peer that reads has had part of its queue
-  // taken by the kernel, one that stopped reading has not. The connection whose
-  // send crossed the cap comes last: its queue is the newest.
+  // Only queues the kernel has refused (blocked_: waiting for EPOLLOUT), largest
+  // first: a peer that reads has had part of its queue taken by the kernel, one
+  // that stopped reading has not. Output still corked in this batch (an upgrade's
+  // 101 and the first messages on_open sent, not yet offered to the kernel) is not
+  // a slow reader's: cutting it would end a healthy connection mid-handshake. The
+  // connection whose send crossed the cap comes last: its queue is the newest.
   std::vector<std::pair<std::size_t, connection*>> queues;
   r().for_each_slot([&](void* object) {
     auto* c = static_cast<connection*>(static_cast<io_handle*>(object));
-    if (c->ep_->server == this && c->backlog_ != 0 && !c->dead() && c != trigger)
+    if (c->ep_->server == this && c->blocked_ && c->backlog_ != 0 && !c->dead() && c != trigger)
       queues.emplace_back(c->queued(), c);
   });
   std::sort(queues.begin(), queues.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
