@@ -107,14 +107,16 @@ bool append_compressed_frame(buffer& to, deflater& d, opcode op, std::span<const
   return ok;
 }
 
-const buffer& broadcast_frames::frame_for(deflater& d) {
+const frame_ref& broadcast_frames::frame_for(deflater& d) {
   for (const auto& [by, frame] : compressed) {
     if (by == &d) return frame;
   }
-  compressed.emplace_back(&d, buffer{});
-  buffer& frame = compressed.back().second;
-  if (!append_compressed_frame(frame, d, op, data, nullptr)) frame.release();
-  return frame;
+  buffer frame;
+  const bool ok = append_compressed_frame(frame, d, op, data, nullptr);
+  // Copied once into a frame of its exact size: compressed frames are small, and
+  // the buffer's capacity may be up to twice its size.
+  compressed.emplace_back(&d, ok ? frame_ref::make(frame.bytes()) : frame_ref());
+  return compressed.back().second;
 }
 
 }  // namespace zws::detail

@@ -26,6 +26,7 @@
 #include <memory>
 #include <vector>
 
+#include "endpoint/shared_frame.hpp"
 #include "protocol/deflate_stream.hpp"
 #include "zws/buffer.hpp"
 #include "zws/deflate.hpp"
@@ -88,15 +89,17 @@ std::size_t zlib_bytes_to_admit(const deflate_params& agreed, role side, const d
 // Whether a connection of `side` that agreed on `p` compresses through shared deflaters.
 bool uses_shared_deflater(const deflate_stream_params& p, role side) noexcept;
 
-// What a broadcast shares between recipients: the plain frame, and the compressed
-// frame per shared deflater (one per window size in use), made on first need.
+// What a broadcast or a publish shares between the recipients of one loop: the
+// plain frame (made once for every loop), and the compressed frame per shared
+// deflater of the loop (one per window size in use), made on first need. The
+// recipients' queues keep references to them (connection::send_shared).
 struct broadcast_frames {
   opcode op;
-  std::span<const std::uint8_t> data;
-  std::span<const std::uint8_t> plain;
-  std::vector<std::pair<deflater*, buffer>> compressed;
-  // The compressed frame `d` makes of `data` (RSV1, unmasked); empty if it failed.
-  const buffer& frame_for(deflater& d);
+  std::span<const std::uint8_t> data;  // the payload: the plain frame's tail
+  frame_ref plain;
+  std::vector<std::pair<deflater*, frame_ref>> compressed;
+  // The compressed frame `d` makes of `data` (RSV1, unmasked); null if it failed.
+  const frame_ref& frame_for(deflater& d);
 };
 
 // Appends `payload` compressed by `d` as one frame with RSV1 (masked with `key` when

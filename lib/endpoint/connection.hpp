@@ -20,6 +20,8 @@
 // open is bounded by close_timeout and by discard_budget bytes of input.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -27,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "endpoint/shared_frame.hpp"
 #include "io/reactor.hpp"
 #include "io/tls.hpp"
 #include "protocol/deflate_stream.hpp"
@@ -100,8 +103,9 @@ class connection final : public io_handle, public WebSocket {
   send_status send_message(opcode op, std::span<const std::uint8_t> payload);
   send_status send_control(opcode op, std::string_view payload);
   send_status send_piece(opcode op, std::span<const std::uint8_t> payload, bool last);
-  // Appends an already encoded (unmasked, server) frame: broadcasts encode once.
-  send_status send_encoded(opcode op, std::span<const std::uint8_t> frame);
+  // Queues an already encoded (unmasked, server) frame that publishes and
+  // broadcasts share: what the kernel does not take at once stays a reference.
+  send_status send_shared(const frame_ref& frame);
   // A broadcast's message: its plain frame, its frame compressed once per shared
   // deflater, or compressed for this connection alone (context takeover).
   send_status send_broadcast(broadcast_frames& frames);
@@ -134,10 +138,14 @@ class connection final : public io_handle, public WebSocket {
   // Our Close is queued: wait up to close_timeout for the peer's.
   void await_close();
   void lost(std::string_view reason);                // TCP gone: 1006
-  // Bytes waiting: out_ plus what is corked (buffered_amount()).
+  // Bytes waiting: the output queue plus what is corked (buffered_amount()).
   std::size_t queued() const noexcept;
-  // Memory held for output: out_'s capacity, and a TLS connection's wire's.
+  // Memory held for output: out_'s capacity, the queue's segments (a shared frame
+  // counted in full by each connection that holds it), a TLS connection's wire.
   std::size_t held_output() const noexcept;
+  // Plaintext output not yet taken: queue_'s segments, then out_.
+  std::size_t out_size() const noexcept { return out_.size() + (queue_ ? queue_->pending : 0); }
+  bool out_empty() const noexcept { return out_.empty() && !queue_; }
   // Ends the connection from inside a send; on_close is deferred (see .cpp).
   void close_later(std::uint16_t code, std::string reason, bool cut);
   void notify_close(std::uint16_t code, std::string_view reason);
@@ -171,6 +179,10 @@ class connection final : public io_handle, public WebSocket {
   std::uint32_t out_skew_ = 0;   // bytes at the front of out_ finishing a frame already started
   std::uint32_t need_ = 0;       // size of the frame being received, when known;
                                  // lingering: payload bytes still to skip
+  // Output in front of out_ (shared frames, and what out_ held before them); null
+  // while there is none: out_ then holds everything. out_skew_ counts bytes at
+  // the front of the queue's first owned segment, or of out_ when there is no queue.
+  std::unique_ptr<out_queue> queue_;
 
   // Handles bytes read into the shared buffer (owned false) or into in_ (true).
   void consume_input(std::span<std::uint8_t> bytes, bool owned);
@@ -184,6 +196,7 @@ class connection final : public io_handle, public WebSocket {
   void tls_failed(std::string_view reason);
   long uncork_tls();
   long write_tls();
+  tls::send_result encrypt_output();
   send_status send_direct_tls(opcode op, std::span<const std::uint8_t> payload, send_status status);
   // Appends close_notify (once) and sends what it can; true when nothing is left to send.
   bool tls_goodbye();
@@ -206,8 +219,14 @@ class connection final : public io_handle, public WebSocket {
   send_status send_direct(opcode op, std::span<const std::uint8_t> payload, send_status status);
   void on_peer_close(std::uint16_t code, std::string_view reason);
   void drop_queued_data();
-  void advance_skew(std::size_t sent) noexcept;
+  void advance_skew(const buffer& from, std::size_t sent) noexcept;
   void consume_out(std::size_t n) noexcept;
+  // Moves out_ (if not empty) into the queue and puts `frame` behind it.
+  void queue_frame(frame_ref frame);
+  // Forgets every byte of plaintext output (the queue and out_).
+  void drop_output() noexcept;
+  // Up to `max` iovecs over the front of the output, in order; returns how many.
+  int gather_output(iovec* iov, int max) const noexcept;
   void append_control(buffer& to, opcode op, std::string_view payload);
   send_status queue_pong(std::string_view payload, send_status status);
   // out_ may have changed capacity: a server counts it against max_backpressure_total.

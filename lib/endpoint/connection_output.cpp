@@ -1,5 +1,6 @@
 // lib/endpoint/connection_output.cpp — a connection's way out: sending (corked, direct
-// or queued), backpressure policies, flushing. The rest is in connection.cpp.
+// or queued), backpressure policies, flushing. The output queue is in
+// connection_queue.cpp, the rest in connection.cpp.
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -21,6 +22,9 @@ constexpr std::size_t direct_write_min = std::size_t{16} << 10;
 constexpr std::size_t shed_cut_min = std::size_t{64} << 10;
 // A cork this full is sent before more is added.
 constexpr std::size_t cork_limit = std::size_t{256} << 10;
+// A shared frame shorter than this is copied into the output: a reference (and
+// the queue segment it needs) would cost more than the bytes.
+constexpr std::size_t tiny_frame = 64;
 // Appends an unmasked final data frame: the server's per-message path, which
 // needs neither the general encoder's checks nor its masking.
 void append_server_frame(buffer& to, opcode op, std::span<const std::uint8_t> payload) {
@@ -60,7 +64,7 @@ bool connection::over_backpressure(send_status& status) {
     }
   }
   status = blocked_ ? send_status::queued : send_status::sent;
-  if (!blocked_ || out_.size() < beh.max_backpressure) return false;
+  if (!blocked_ || out_size() < beh.max_backpressure) return false;
   switch (beh.on_backpressure) {
     case backpressure_policy::close: {
       mask_key key;
@@ -117,7 +121,7 @@ send_status connection::send_message(opcode op, std::span<const std::uint8_t> pa
       close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);
       return send_status::dropped;
     }
-    if (out_.empty() && !blocked_) return send_direct(op, payload, status);
+    if (out_empty() && !blocked_) return send_direct(op, payload, status);
   }
   buffer& to = output();
   append_server_frame(to, op, payload);
@@ -150,14 +154,14 @@ send_status connection::send_direct(opcode op, std::span<const std::uint8_t> pay
 }
 
 buffer& connection::output() noexcept {
-  if (out_.empty() && r().corked() == this) return r().cork_buffer();
+  if (out_empty() && r().corked() == this) return r().cork_buffer();
   pong_len_ = no_pong;  // whatever is written next ends out_ (see queue_pong)
   return out_;
 }
 
 std::size_t connection::queued() const noexcept {
   const tls_link* t = tls();
-  return out_.size() + (r().corked() == this ? r().cork_buffer().size() : 0) + (t != nullptr ? t->wire.size() : 0);
+  return out_size() + (r().corked() == this ? r().cork_buffer().size() : 0) + (t != nullptr ? t->wire.size() : 0);
 }
 
 void connection::wrote(buffer& to) {
@@ -177,7 +181,7 @@ long connection::uncork() {
   buffer& cork = r().cork_buffer();
   if (cork.empty()) return 0;
   long n = 0;
-  if (out_.empty() && !blocked_) {
+  if (out_empty() && !blocked_) {
     n = net::send(fd(), cork.data(), cork.size());
     if (n == static_cast<long>(cork.size())) {
       cork.clear();
@@ -217,22 +221,39 @@ send_status connection::send_piece(opcode op, std::span<const std::uint8_t> payl
   return status;
 }
 
-send_status connection::send_encoded(opcode, std::span<const std::uint8_t> frame) {
+send_status connection::send_shared(const frame_ref& frame) {
   if (phase_ != phase::open || piecing_) return send_status::dropped;
   send_status status;
   if (over_backpressure(status)) return status;
-  buffer& to = output();
-  to.append(frame);
-  wrote(to);
+  const std::size_t size = frame.size();
+  const bool corked = r().corked() == this;
+  // Tiny frames are copied. So is a frame for the connection whose input is being
+  // handled, while nothing waits before its cork: it leaves with the rest of the
+  // answer, in one send (one SSL_write), unless it is large enough to go alone.
+  if (size < tiny_frame || (corked && out_empty() && size < direct_write_min)) {
+    buffer& to = output();
+    to.append(frame.bytes());
+    wrote(to);
+    return status;
+  }
+  if (corked) {
+    // What is corked is older: it goes (or queues in out_) first.
+    if (long rc = uncork(); rc < 0) {
+      close_later(close_code::abnormal, std::strerror(static_cast<int>(-rc)), true);
+      return send_status::dropped;
+    }
+    if (dead() || phase_ != phase::open) return send_status::dropped;
+  }
+  queue_frame(frame);
   return status;
 }
 
 send_status connection::send_broadcast(broadcast_frames& frames) {
   deflate_link* d = deflate();
-  if (d == nullptr || !d->compresses(frames.data.size())) return send_encoded(frames.op, frames.plain);
+  if (d == nullptr || !d->compresses(frames.data.size())) return send_shared(frames.plain);
   if (d->shared == nullptr) return send_message(frames.op, frames.data);
-  const buffer& frame = frames.frame_for(*d->shared);
-  return send_encoded(frames.op, frame.empty() ? frames.plain : frame.bytes());
+  const frame_ref& frame = frames.frame_for(*d->shared);
+  return send_shared(frame ? frame : frames.plain);
 }
 
 send_status connection::send_control(opcode op, std::string_view payload) {
@@ -244,9 +265,9 @@ send_status connection::send_control(opcode op, std::string_view payload) {
   const std::size_t limit = b().max_backpressure;
   if (limit != 0 && queued() >= limit) {
     if (over_backpressure(status)) return status;
-    if (blocked_ && out_.size() >= limit) return send_status::dropped;
+    if (blocked_ && out_size() >= limit) return send_status::dropped;
   }
-  if (op == opcode::pong && (!out_.empty() || r().corked() != this)) return queue_pong(payload, status);
+  if (op == opcode::pong && (!out_empty() || r().corked() != this)) return queue_pong(payload, status);
   buffer& to = output();
   append_control(to, op, payload);
   wrote(to);
@@ -284,64 +305,16 @@ void connection::sync_backlog() {
   if (ep_->server != nullptr && held_output() != backlog_) server_backlog_changed(*this);
 }
 
-// The kernel took n bytes from the front of out_.
-void connection::consume_out(std::size_t n) noexcept {
-  advance_skew(n);
-  out_.consume(n);
-  if (pong_len_ != no_pong && out_.size() < (ep_->side == role::client ? 6u : 2u) + pong_len_) pong_len_ = no_pong;
-  sync_backlog();
-}
-
-void connection::advance_skew(std::size_t sent) noexcept {
-  if (sent == out_.size()) {
-    out_skew_ = 0;
-    return;
-  }
-  std::size_t pos = out_skew_;
-  auto bytes = out_.bytes();
-  while (pos < sent) {
-    frame_header h;
-    std::size_t hs = decode_header(bytes.subspan(pos), h);
-    if (hs == 0) break;
-    pos += hs + h.payload_length;
-  }
-  out_skew_ = static_cast<std::uint32_t>(pos > sent ? pos - sent : 0);
-}
-
-void connection::drop_queued_data() {
-  // Keep the frame already on its way and every control frame; drop data frames.
-  buffer kept;
-  auto bytes = out_.bytes();
-  std::size_t pos = std::min<std::size_t>(out_skew_, bytes.size());
-  kept.append(bytes.first(pos));
-  while (pos < bytes.size()) {
-    frame_header h;
-    std::size_t hs = decode_header(bytes.subspan(pos), h);
-    if (hs == 0) break;
-    std::size_t total = hs + h.payload_length;
-    // Whole data messages go; control frames and the frames of a message sent
-    // in pieces stay (dropping one of those would corrupt the message).
-    const auto op = static_cast<opcode>(h.op);
-    if (is_control(op) || !h.fin || op == opcode::continuation) kept.append(bytes.subspan(pos, total));
-    pos += total;
-  }
-  out_ = std::move(kept);
-  pong_len_ = no_pong;
-  sync_backlog();
-}
-
 void connection::shed() {
   drop_queued_data();
   if (b().on_backpressure != backpressure_policy::close || phase_ != phase::open) return;
   tls_link* t = tls();
-  if (out_.size() + (t != nullptr ? t->wire.size() : 0) > shed_cut_min) {
+  if (out_size() + (t != nullptr ? t->wire.size() : 0) > shed_cut_min) {
     // What is left is the rest of a large frame on its way: a Close could follow
     // only after it, to a peer that is not reading. The memory goes now (with
     // TLS, ciphertext cut mid-record: the connection is cut anyway).
-    out_.release();
+    drop_output();
     if (t != nullptr) t->wire.release();
-    out_skew_ = 0;
-    pong_len_ = no_pong;
     sync_backlog();
     close_later(close_code_of(error::backpressure_exceeded), std::string(describe(error::backpressure_exceeded)), true);
     return;
@@ -354,32 +327,13 @@ void connection::shed() {
   close_later(close_code_of(error::backpressure_exceeded), std::string(describe(error::backpressure_exceeded)), false);
 }
 
-long connection::write_out() {
-  if (tls() != nullptr) return write_tls();
-  while (!out_.empty()) {
-    long n = net::send(fd(), out_.data(), out_.size());
-    if (n > 0) {
-      consume_out(static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n == -EAGAIN || n == -EWOULDBLOCK) {
-      blocked_ = true;
-      return 0;
-    }
-    return n == 0 ? -EPIPE : n;
-  }
-  return 0;
-}
-
 void connection::flush() {
   if (long rc = write_out(); rc < 0) {
     lost(std::strerror(static_cast<int>(-rc)));
     return;
   }
   if (output_pending()) return;
-  out_.release();
-  out_skew_ = 0;
-  pong_len_ = no_pong;
+  drop_output();
   sync_backlog();
   if (ep_->side == role::server && phase_ == phase::closed) {
     // Both Closes exchanged: the server closes TCP first (RFC 6455 §7.1.1),

@@ -8,8 +8,11 @@
 // incomplete). Output: out_ and the loop's cork keep plaintext, so backpressure,
 // pong replacement and keep_latest work as for plain connections; a flush is
 // one SSL_write (records of up to 16 KiB) into tls_link::wire, the ciphertext
-// the kernel has not taken. out_ is encrypted only when wire is empty, at most
-// tls_chunk bytes at a time, so what waits stays plaintext as long as it can.
+// the kernel has not taken. Queued output (the queue's segments, then out_) is
+// encrypted only when wire is empty, at most tls_chunk bytes at a time, so what
+// waits stays plaintext (and a shared frame stays shared) as long as it can. A
+// segment of a record or more is encrypted from where it lies; smaller ones are
+// gathered into one record first, so small frames do not each make a record.
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -24,6 +27,8 @@ namespace {
 
 // Most plaintext of out_ encrypted by one SSL_write while the kernel is slow.
 constexpr std::size_t tls_chunk = std::size_t{256} << 10;
+// A TLS record's most plaintext.
+constexpr std::size_t tls_record = std::size_t{16} << 10;
 
 }  // namespace
 
@@ -35,12 +40,12 @@ void connection::use_tls(tls::session session) {
 
 std::size_t connection::held_output() const noexcept {
   const tls_link* t = tls();
-  return out_.capacity() + (t != nullptr ? t->wire.capacity() : 0);
+  return out_.capacity() + (queue_ ? queue_->held : 0) + (t != nullptr ? t->wire.capacity() : 0);
 }
 
 bool connection::output_pending() const noexcept {
   const tls_link* t = tls();
-  return !out_.empty() || (t != nullptr && !t->wire.empty());
+  return !out_empty() || (t != nullptr && !t->wire.empty());
 }
 
 void connection::read_tls_rounds() {
@@ -107,7 +112,7 @@ void connection::tls_failed(std::string_view reason) {
   if (!t.wire.empty()) net::send(fd(), t.wire.data(), t.wire.size());
   t.wire.release();
   r().cork_buffer().clear();
-  out_.clear();
+  drop_output();
   if (ep_->side == role::client && phase_ == phase::handshake) {
     client_failed(*this, std::string(reason));
     return;
@@ -120,7 +125,7 @@ long connection::uncork_tls() {
   tls_link& t = *tls();
   buffer& cork = r().cork_buffer();
   if (!cork.empty()) {
-    if (out_.empty() && !blocked_ && t.session.handshake_done()) {
+    if (out_empty() && !blocked_ && t.session.handshake_done()) {
       const tls::send_result res = t.session.send(cork.bytes(), t.wire);
       cork.clear();
       if (res.state == tls::status::failed) return -EPROTO;
@@ -142,13 +147,12 @@ long connection::write_tls() {
   tls_link& t = *tls();
   for (;;) {
     if (t.wire.empty()) {
-      if (out_.empty() || !t.session.handshake_done()) {
+      if (out_empty() || !t.session.handshake_done()) {
         t.wire.release();  // an idle connection holds no ciphertext room
         sync_backlog();
         return 0;
       }
-      const std::size_t n = std::min(out_.size(), tls_chunk);
-      const tls::send_result res = t.session.send(out_.bytes().first(n), t.wire);
+      const tls::send_result res = encrypt_output();
       if (res.state == tls::status::failed) return -EPROTO;
       if (res.consumed == 0) return 0;  // after our close_notify: nothing more goes
       consume_out(res.consumed);
@@ -165,6 +169,24 @@ long connection::write_tls() {
     }
     return n == 0 ? -EPIPE : n;
   }
+}
+
+// One SSL_write of the front of the output into wire: from where it lies when the
+// front segment fills a record or is all there is, else gathered into one record.
+tls::send_result connection::encrypt_output() {
+  tls_link& t = *tls();
+  iovec iov[8];
+  const int k = gather_output(iov, 8);
+  const std::span<const std::uint8_t> front(static_cast<const std::uint8_t*>(iov[0].iov_base), iov[0].iov_len);
+  if (k == 1 || front.size() >= tls_record) return t.session.send(front.first(std::min(front.size(), tls_chunk)), t.wire);
+  std::array<std::uint8_t, tls_record> record;
+  std::size_t n = 0;
+  for (int i = 0; i < k && n < record.size(); ++i) {
+    const std::size_t take = std::min(iov[i].iov_len, record.size() - n);
+    std::memcpy(record.data() + n, iov[i].iov_base, take);
+    n += take;
+  }
+  return t.session.send(std::span<const std::uint8_t>(record.data(), n), t.wire);
 }
 
 // A large payload: header and payload encrypted straight from the caller's

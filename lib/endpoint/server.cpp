@@ -501,11 +501,12 @@ failure Server::adopt(int fd, std::string_view already_read) {
 void Server::broadcast(std::string_view path, std::string_view data, zws::opcode op) {
   // One encoding for everyone: server frames are not masked. With permessage-deflate,
   // one compression per loop and shared deflater (see compression.hpp).
-  auto frame = std::make_shared<buffer>();
-  write_frame(*frame, op, data);
-  auto deliver = [frame, size = data.size(), op, path = std::string(path)](detail::server_loop* sl) {
+  const frame_head head(op, data.size());
+  auto deliver = [frame = detail::frame_ref::make(
+                      head.span(), {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()}), size = data.size(), op,
+                  path = std::string(path)](detail::server_loop* sl) {
     // The payload is the frame's tail (unmasked).
-    detail::broadcast_frames frames{op, frame->bytes().last(size), frame->bytes(), {}};
+    detail::broadcast_frames frames{op, frame.bytes().last(size), frame, {}};
     sl->r().for_each_slot([&](void* object) {
       auto* c = static_cast<detail::connection*>(static_cast<detail::io_handle*>(object));
       if (c->ep_->server == sl && c->phase_ == detail::phase::open && !c->dead() &&

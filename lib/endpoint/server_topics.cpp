@@ -4,9 +4,11 @@
 // Each loop has a topic_registry (server_loop::topics) keyed by the connection's
 // reactor slot; the server's topic_census counts subscribers over all loops. A
 // publish encodes its frame once, into a publication shared by every loop it
-// reaches; each loop walks its subscribers of the topic and appends the frame to
-// each one's queue with send_encoded, which applies that subscriber's
-// backpressure policy. The calling loop delivers during the call; the others get
+// reaches; each loop walks its subscribers of the topic and hands the frame to
+// each one with send_broadcast, which applies that subscriber's backpressure
+// policy and keeps what the kernel does not take at once as a reference to the
+// one frame (compressed once per loop and shared deflater for subscribers that
+// agreed on permessage-deflate without our context takeover). The calling loop delivers during the call; the others get
 // a post, and posts run in the order made, which keeps one publisher's messages
 // in order on every loop.
 #include <memory>
@@ -27,7 +29,7 @@ struct publication {
   std::string topic;
   opcode op = opcode::text;
   std::size_t size = 0;  // of the payload, the frame's tail
-  buffer frame;
+  frame_ref frame;
 };
 
 connection* subscriber_at(reactor& r, subscriber_id id) noexcept {
@@ -38,7 +40,7 @@ connection* subscriber_at(reactor& r, subscriber_id id) noexcept {
 void deliver(server_loop& sl, const publication& p, subscriber_id except) {
   reactor& r = sl.r();
   // Compressed at most once per shared deflater of this loop (see compression.hpp).
-  broadcast_frames frames{p.op, p.frame.bytes().last(p.size), p.frame.bytes(), {}};
+  broadcast_frames frames{p.op, p.frame.bytes().last(p.size), p.frame, {}};
   sl.topics->for_each_subscriber(p.topic, [&](subscriber_id id) {
     if (id == except) return;
     connection* c = subscriber_at(r, id);
@@ -59,9 +61,10 @@ void publish_local(server_state& s, std::string_view topic, std::string_view dat
   auto p = std::make_shared<publication>();
   p->topic = topic;
   p->op = op;
-  p->size = data.size();
   // Server frames are not masked: one encoding serves every subscriber.
-  write_frame(p->frame, op, {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()});
+  const frame_head head(op, data.size());
+  p->size = data.size();
+  p->frame = frame_ref::make(head.span(), {reinterpret_cast<const std::uint8_t*>(data.data()), data.size()});
   std::vector<server_loop*> loops;
   {
     std::lock_guard lock(s.mutex);

@@ -1,0 +1,89 @@
+// lib/endpoint/shared_frame.hpp — one encoded frame held by many output queues.
+//
+// Internal. A publish or a broadcast encodes its frame once (per loop and shared
+// deflater when compressed); each subscriber whose kernel does not take it at once
+// keeps a frame_ref in its out_queue instead of a copy. A shared_frame is immutable
+// once made and counted with an atomic reference count: the loops of run(n) hold
+// the same plain frame, and the last reference, on whichever thread, frees it.
+//
+// out_queue is the part of a connection's output that sits in front of out_:
+// segments of owned bytes (what out_ held when a frame was queued behind it,
+// moved, not copied) and frame references, in the order they go out. A frame
+// never spans two segments, so each segment starts at a frame boundary, except
+// the first one, which may be the rest of a frame already started.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "zws/buffer.hpp"
+
+namespace zws::detail {
+
+class shared_frame;
+
+// A counted reference to a shared_frame, or null. Copying adds a reference.
+class frame_ref {
+ public:
+  frame_ref() noexcept = default;
+  frame_ref(const frame_ref& other) noexcept;
+  frame_ref(frame_ref&& other) noexcept : f_(std::exchange(other.f_, nullptr)) {}
+  frame_ref& operator=(frame_ref other) noexcept {
+    std::swap(f_, other.f_);
+    return *this;
+  }
+  ~frame_ref();
+
+  // A new shared frame of `head` followed by `body`, in one allocation of exactly
+  // their size (a buffer would round a 1 MiB frame up to 2 MiB). Throws bad_alloc
+  // only when out of memory, as a buffer does.
+  static frame_ref make(std::span<const std::uint8_t> head, std::span<const std::uint8_t> body = {});
+  explicit operator bool() const noexcept { return f_ != nullptr; }
+  // The whole frame; empty for a null reference.
+  std::span<const std::uint8_t> bytes() const noexcept;
+  std::size_t size() const noexcept { return bytes().size(); }
+
+  // Bytes of every shared frame alive in the process, and how many frames: for
+  // tests and measurements only (nothing decides anything by them).
+  static std::size_t live_bytes() noexcept;
+  static std::size_t live_frames() noexcept;
+
+ private:
+  explicit frame_ref(shared_frame* f) noexcept : f_(f) {}
+  shared_frame* f_ = nullptr;
+};
+
+struct out_segment {
+  frame_ref frame;         // a shared frame; when null, `owned` holds the bytes
+  buffer owned;
+  std::uint32_t sent = 0;  // bytes of `frame` already sent
+  std::span<const std::uint8_t> rest() const noexcept {
+    return frame ? frame.bytes().subspan(sent) : owned.bytes();
+  }
+};
+
+struct out_queue {
+  std::vector<out_segment> segs;
+  std::size_t head = 0;     // first live segment
+  std::size_t pending = 0;  // bytes not yet sent, over every live segment
+  // What the segments keep: owned capacity, and each referenced frame in full.
+  std::size_t held = 0;
+
+  bool empty() const noexcept { return head == segs.size(); }
+  out_segment& front() noexcept { return segs[head]; }
+  void push_owned(buffer&& bytes);
+  // `sent`: bytes of it already sent (keep_latest keeps a frame on its way).
+  void push_frame(frame_ref frame, std::uint32_t sent = 0);
+  // Drops the front segment (sent, or dropped whole).
+  void pop() noexcept;
+  // Takes `n` bytes off the front segment (n <= its rest()).
+  void consume_front(std::size_t n) noexcept;
+
+ private:
+  void make_room();
+};
+
+}  // namespace zws::detail
