@@ -252,3 +252,47 @@ if has_part "the Redis bridge"; then
     fi
   fi
 fi
+
+# The benchmarks' yardsticks (bench/) and the modes zws-load drives them with:
+# --raw over TLS against tls_echo, --churn (handshakes per second), --fanout --raw
+# against fanout_tcp, --idle-warm. Built with the parts they need (make test-build).
+# bench_server VAR NAME CMD...: CMD with @PORT@ replaced by a free port; waits
+# for its "listening" line on stderr.
+bench_server() {
+  local var=$1 name=$2 bport; shift 2
+  redis_port bport || { echo "not ok - zws-load: no free port for $name"; return 1; }
+  "${@//@PORT@/$bport}" > "$tmp/$name.log" 2>&1 &
+  own+=($!)
+  for _ in $(seq 100); do
+    grep -q listening "$tmp/$name.log" 2> /dev/null && { printf -v "$var" %s "$bport"; return 0; }
+    sleep 0.05
+  done
+  echo "not ok - zws-load: start $name: $(head -c 300 "$tmp/$name.log")"
+  return 1
+}
+if [ -n "${certs:-}" ] && [ -x "$bin/tls_echo" ] &&
+   bench_server tlsraw_port tls_echo "$bin/tls_echo" --host 127.0.0.1 --port @PORT@ --cert "$certs/server.pem" --key "$certs/server.key"; then
+  for s in 16 1000 200000 1048577; do
+    run "--raw over TLS, tls_echo, $s B" clean "tls://localhost:$tlsraw_port" --raw --ca "$certs/ca.pem" -c 2 -d 4 -s "$s"
+  done
+  run "--raw --churn over TLS (TCP + TLS + one echo + close), tls_echo" clean "tls://localhost:$tlsraw_port" --raw --churn \
+    --ca "$certs/ca.pem" -c 4 -s 16
+  out=$(timeout -k 2 20 "$load" "tls://localhost:$tlsraw_port" --raw --ca "$certs/unknown-ca.pem" -c 1 -D 0.5 --warmup 0 --json 2>&1)
+  rc=$?
+  if [ $rc -eq 3 ] && [[ $out == *"certificate verify failed"* ]]; then
+    echo "ok - zws-load: --raw over TLS verifies the certificate (exit 3, OpenSSL's reason)"
+  else echo "not ok - zws-load: --raw over TLS verifies the certificate: exit $rc, $(head -c 300 <<< "$out")"; fi
+fi
+if [ -n "${tls_port:-}" ]; then
+  run "--churn over wss (TCP + TLS + upgrade + one echo + close), zws-echo" clean "wss://localhost:$tls_port/" --churn \
+    --ca "$certs/ca.pem" -c 4 -s 16
+  out=$(timeout -k 2 20 "$load" "wss://localhost:$tls_port/" --ca "$certs/ca.pem" --idle 20 --idle-warm -D 0.2 --json 2> /dev/null)
+  rc=$?
+  if [ $rc -eq 0 ] && [ "$(field "$out" open)" = 20 ] && [ "$(field "$out" answered)" = 20 ]; then
+    echo "ok - zws-load: --idle 20 --idle-warm over wss (every connection answered)"
+  else echo "not ok - zws-load: --idle 20 --idle-warm over wss: exit $rc, $(head -c 300 <<< "$out")"; fi
+fi
+run "--churn, zws-echo (TCP + upgrade + one echo + close)" clean "$echo_url" --churn -c 4 -s 16
+if [ -x "$bin/fanout_tcp" ] && bench_server fanraw_port fanout_tcp "$bin/fanout_tcp" --port @PORT@ --record 64; then
+  fanned "--raw, fanout_tcp" clean "tcp://127.0.0.1:$fanraw_port" --raw --subscribers 10 --publishers 2 -s 64
+fi
