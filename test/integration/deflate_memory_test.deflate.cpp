@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "deflate_harness.hpp"
 #include "harness.hpp"
 #include "protocol/deflate_stream.hpp"
 
@@ -44,13 +45,6 @@ std::string json_kilobyte() {
     s += "{\"id\":" + std::to_string(x % 100000) + ",\"name\":\"item\"},";
   s.resize(1000);
   return s;
-}
-
-std::string deflated(std::string_view text) {
-  zws::detail::deflater d;
-  zws::buffer out;
-  EXPECT_EQ(d.compress({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, out), zws::error::none);
-  return {reinterpret_cast<const char*>(out.data()), out.size()};
 }
 
 std::size_t connections() {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "deflate_harness.hpp"
 #include "harness.hpp"
 #include "protocol/deflate_stream.hpp"
 
@@ -39,13 +40,6 @@ std::string payload_of(std::size_t n, unsigned seed) {
   }
   s.resize(n);
   return s;
-}
-
-std::string deflated(std::string_view text) {
-  zws::detail::deflater d;
-  zws::buffer out;
-  EXPECT_EQ(d.compress({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, out), zws::error::none);
-  return {reinterpret_cast<const char*>(out.data()), out.size()};
 }
 
 std::string inflated(std::string_view z) {
