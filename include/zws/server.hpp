@@ -71,6 +71,9 @@ class Server {
   // holds 1/n of it). Past it, the backpressure policy of each route applies to
   // the largest queues first: their queued messages are discarded, and under
   // backpressure_policy::close they are closed with 1008. 0: no server-wide cap.
+  // A published or broadcast frame that several subscribers hold by reference counts
+  // in full for each of them (as a copy would), so the cap bounds the worst case and
+  // the memory really used is at most that.
   static constexpr std::size_t default_max_backpressure_total = std::size_t{256} << 20;
   Server& max_backpressure_total(std::size_t bytes);
   // Most zlib memory (permessage-deflate) over all connections (each loop of run(n)
