@@ -30,12 +30,18 @@
 #   F1        fan-out as fast as possible: E2E_F1_SUBS (1,000) subscribers, one publisher,
 #             closed loop (depth 8): deliveries/s, zws-echo --fanout against fanout_tcp
 #   F2        E2E_F2_SUBS (10,000) subscribers, 128 B at 100 publishes/s: latency
-#   F3        F2 through two zws-echo --fanout --redis and one redis-server
+#   F3        E2E_F3_RATE (20) publishes/s to E2E_F2_SUBS subscribers through two zws-echo
+#             --fanout --redis and one redis-server, against one zws-echo --fanout at the
+#             same rate: the latency Redis adds at a rate the box sustains
+# Peers in the wave-2 rows, each when present: Node ws (bench/node_echo.js --tls-cert,
+# --deflate, --fanout) in T, Z and F1; uWebSockets (E2E_UWS, default build/uws_echo, which
+# bench/uws_build.sh builds from a uWebSockets checkout: SSLApp, shared and dedicated
+# compressors, App::publish) in T, Z, F1 and F2.
 # Everything is bounded by timeouts; servers are killed by PID. Details (every run's
 # JSON, server logs) go to build/e2e/. Knobs: E2E_SERVERS="tcp zws node" (A-E, M, S),
 # E2E_SCENARIOS="A B C D E M S" (add T1 T2 T3 TH TM Z1 Z2 ZM F1 F2 F3), E2E_RUNS,
 # E2E_SECONDS, E2E_WARMUP, E2E_IDLE, E2E_SCALE, E2E_F1_SUBS, E2E_F2_SUBS, E2E_FAN_DEPTH,
-# E2E_BUILD (the build folder; make bench-e2e: build/tls-deflate-redis).
+# E2E_F3_RATE, E2E_UWS, E2E_BUILD (the build folder; make bench-e2e: build/tls-deflate-redis).
 set -u
 cd "$(dirname "$0")/.."
 
@@ -49,6 +55,8 @@ SCENARIOS=${E2E_SCENARIOS:-A B C D E M S}
 F1_SUBS=${E2E_F1_SUBS:-1000}
 F2_SUBS=${E2E_F2_SUBS:-10000}
 FAN_DEPTH=${E2E_FAN_DEPTH:-8}
+F3_RATE=${E2E_F3_RATE:-20}
+UWS=${E2E_UWS:-build/uws_echo}
 # zws-echo --deflate's --max-zlib-memory: past its default (256 MiB) new connections are
 # answered without deflate, so ZM's 10,000 would not all compress.
 ZLIB_CAP=${E2E_ZLIB_CAP:-$((16 << 30))}
@@ -105,6 +113,13 @@ for s in $SERVERS; do
     *) say "e2e: unknown server '$s' (tcp, zws, node)" ;;
   esac
 done
+if [ -x "$UWS" ]; then AVAILABLE[uws]=1
+else say "e2e: no uWebSockets peer in the wave-2 rows: $UWS is missing (UWS_DIR=... bench/uws_build.sh builds it)"; fi
+# peers KIND...: the peer servers of a wave-2 group that can run here (node*, uws*).
+peers() {
+  local x
+  for x in "$@"; do case $x in node*) [ -n "${AVAILABLE[node]:-}" ] && printf '%s ' "$x" ;; uws*) [ -n "${AVAILABLE[uws]:-}" ] && printf '%s ' "$x" ;; esac; done
+}
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
@@ -121,6 +136,7 @@ FAN_RECORD=24  # fanout_tcp --record: the fan-out rows' message size
 REDIS_ADDR=""  # zwsr: the redis-server the two bridged zws-echo use
 # Server names: tcp zws node (A-E, M, S); tls tlsrb zwss (T); zwsz zwszs zwszl (Z);
 # fan zwsf zwsr zwsr2 (F). zwsr and zwsr2 are the two Redis-bridged zws-echo of F3.
+# Peers: nodes uwss (T), nodez uwsz uwszd (Z: uWS shared, dedicated), nodef uwsf (F).
 # start_server NAME LOGNAME: starts it on a free port, pinned, with the descriptor limit.
 start_server() {
   local name=$1 log="$OUT/server-$1-$2.log" port cmd
@@ -139,6 +155,13 @@ start_server() {
     fan) cmd=("$BUILD/fanout_tcp" --port "$port" --record "$FAN_RECORD") ;;
     zwsf) cmd=("${echo[@]}" --fanout) ;;
     zwsr | zwsr2) cmd=("${echo[@]}" --fanout --redis "$REDIS_ADDR") ;;
+    nodes) cmd=(node bench/node_echo.js "$port" 127.0.0.1 --tls-cert "$CERT" --tls-key "$KEY") ;;
+    nodez) cmd=(node bench/node_echo.js "$port" 127.0.0.1 --deflate) ;;
+    nodef) cmd=(node bench/node_echo.js "$port" 127.0.0.1 --fanout) ;;
+    uwss) cmd=("$UWS" --port "$port" --tls-cert "$CERT" --tls-key "$KEY") ;;
+    uwsz) cmd=("$UWS" --port "$port" --deflate shared) ;;
+    uwszd) cmd=("$UWS" --port "$port" --deflate dedicated) ;;
+    uwsf) cmd=("$UWS" --port "$port" --fanout) ;;
     redis) cmd=(redis-server --port "$port" --bind 127.0.0.1 --dir "$OUT/redis" --save "" --appendonly no
                 --daemonize no --protected-mode yes --loglevel warning) ;;
   esac
@@ -178,8 +201,8 @@ url_of() {
   case $1 in
     tcp | fan) echo "tcp://127.0.0.1:${PORT[$1]}" ;;
     tls | tlsrb) echo "tls://127.0.0.1:${PORT[$1]}" ;;
-    zwss) echo "wss://127.0.0.1:${PORT[$1]}/" ;;
-    zwsf | zwsr | zwsr2) echo "ws://127.0.0.1:${PORT[$1]}/room" ;;
+    zwss | nodes | uwss) echo "wss://127.0.0.1:${PORT[$1]}/" ;;
+    zwsf | zwsr | zwsr2 | nodef | uwsf) echo "ws://127.0.0.1:${PORT[$1]}/room" ;;
     *) echo "ws://127.0.0.1:${PORT[$1]}/" ;;
   esac
 }
@@ -188,8 +211,8 @@ load_flags() {
   case $1 in
     tcp | fan) echo --raw ;;
     tls | tlsrb) echo --raw --ca "$CERT" ;;
-    zwss) echo --ca "$CERT" ;;
-    zwsz | zwszs | zwszl) echo --deflate ;;
+    zwss | nodes | uwss) echo --ca "$CERT" ;;
+    zwsz | zwszs | zwszl | nodez | uwsz | uwszd) echo --deflate ;;
   esac
 }
 
@@ -344,33 +367,45 @@ summarize_fan() {  # row-name scenario
       "errors ${R[$s,$sc,errs]:-0} (runs:${R1[$s,$sc,deliveries_per_s]:-})"
 }
 run_fanout_rows() {
-  local sc i subs args
+  local sc i subs args p peer_list
   for sc in F1 F2; do
     wants "$sc" || continue
-    if [ "$sc" = F1 ]; then FAN_RECORD=24; subs=$F1_SUBS; args=(-s 24 -d "$FAN_DEPTH")
-    else FAN_RECORD=128; subs=$F2_SUBS; args=(-s 128 -R 100); fi
+    # Node ws only in F1: at F2's rate it falls behind without bound (the issue measured
+    # 5 M messages undelivered and 2.4 GB RSS), which says all there is to say.
+    if [ "$sc" = F1 ]; then FAN_RECORD=24; subs=$F1_SUBS; args=(-s 24 -d "$FAN_DEPTH"); peer_list=$(peers uwsf nodef)
+    else FAN_RECORD=128; subs=$F2_SUBS; args=(-s 128 -R 100); peer_list=$(peers uwsf); fi
     start_server fan "$sc" && start_server zwsf "$sc" || { stop_server fan; continue; }
+    for p in $peer_list; do start_server "$p" "$sc" || true; done
     for i in $(seq 1 "$RUNS"); do
       FAN_PROCS=(fan); run_fan_once fan "$sc" "$i" "$(url_of fan)" --raw --subscribers "$subs" "${args[@]}"
       FAN_PROCS=(zwsf); run_fan_once zwsf "$sc" "$i" "$(url_of zwsf)" --subscribers "$subs" "${args[@]}"
+      for p in $peer_list; do
+        server_alive "$p" || continue
+        FAN_PROCS=("$p"); run_fan_once "$p" "$sc" "$i" "$(url_of "$p")" --subscribers "$subs" "${args[@]}"
+      done
     done
     stop_server fan; stop_server zwsf
+    for p in $peer_list; do stop_server "$p"; done
     summarize_fan fan "$sc"; summarize_fan zwsf "$sc"
+    for p in $peer_list; do summarize_fan "$p" "$sc"; done
   done
   if wants F3; then
     if ! command -v redis-server >/dev/null; then say "e2e: skipping F3: redis-server is not installed"; return; fi
     mkdir -p "$OUT/redis"
     start_server redis F3 || return
     REDIS_ADDR=127.0.0.1:${PORT[redis]}
-    if start_server zwsr F3 && start_server zwsr2 F3; then
+    # F3 and its reference (F2 on one zws-echo) at F3_RATE, interleaved run by run.
+    if start_server zwsf F3 && start_server zwsr F3 && start_server zwsr2 F3; then
       for i in $(seq 1 "$RUNS"); do
+        FAN_PROCS=(zwsf)
+        run_fan_once zwsf F3 "$i" "$(url_of zwsf)" --subscribers "$F2_SUBS" -s 128 -R "$F3_RATE"
         FAN_PROCS=(zwsr zwsr2 redis)
         run_fan_once zwsr F3 "$i" "$(url_of zwsr)" --sub-url "$(url_of zwsr)" --sub-url "$(url_of zwsr2)" \
-          --subscribers "$F2_SUBS" -s 128 -R 100
+          --subscribers "$F2_SUBS" -s 128 -R "$F3_RATE"
       done
-      summarize_fan zwsr F3
+      summarize_fan zwsf F3; summarize_fan zwsr F3
     fi
-    stop_server zwsr; stop_server zwsr2; stop_server redis
+    stop_server zwsf; stop_server zwsr; stop_server zwsr2; stop_server redis
   fi
 }
 
@@ -428,7 +463,7 @@ HAVE_TLS=""
 if wants T1 T2 T3 TH TM && [ -z "$HAVE_TLS" ]; then say "e2e: skipping T rows: $BUILD/tls_echo or the certificate is missing (make bench-e2e)"; fi
 if [ -n "$HAVE_TLS" ]; then
   TP=$(pick T1 T2 T3 TH)
-  [ -n "$TP" ] && run_group "$TP" "tls zwss" T
+  [ -n "$TP" ] && run_group "$TP" "tls zwss $(peers uwss nodes)" T
   if wants TM; then for s in tls tlsrb zwss zws; do run_memory "$s" TM; done; fi
 fi
 TP=$(pick Z1 Z2)
@@ -436,7 +471,7 @@ if [ -n "$TP" ] || wants ZM; then
   if [[ $BUILD != *deflate* ]]; then  # the build folder names its parts
     say "e2e: skipping Z rows: $BUILD has no deflate"
   else
-    [ -n "$TP" ] && zlib_yardstick && run_group "$TP" "zws zwsz" Z
+    [ -n "$TP" ] && zlib_yardstick && run_group "$TP" "zws zwsz zwszs $(peers uwsz uwszd nodez)" Z
     if wants ZM; then
       for s in zws zwsz zwszs zwszl; do run_memory "$s" ZM --idle-warm --payload json -s 1024; done
     fi
@@ -510,11 +545,13 @@ if wants T1 T2 T3 TH; then
   echo
   echo "#### TLS (zws-echo wss:// against tls_echo, the raw TLS 1.3 echo; zws-load --raw tls:// for it)"
   echo
-  echo "| row | raw TLS echo | zws-echo wss:// | server CPU µs per msg: raw · zws (ratio) | CPU server/load: raw · zws | load avg |"
-  echo "|---|---|---|---|---|---|"
+  echo "(×) is the ratio to the raw TLS echo; zws ÷ Node is zws-echo's rate over Node ws's."
+  echo
+  echo "| row | raw TLS echo | zws-echo wss:// | server CPU µs per msg: raw · zws (ratio) | uWS SSLApp | Node ws (zws ÷ Node) | CPU server/load: raw · zws · uWS · Node | load avg |"
+  echo "|---|---|---|---|---|---|---|---|"
   tls_row() {  # label scenario metric decimals
     wants "$2" || return 0
-    echo "| $1 | $(v tls "$2" "$3" "$4") | $(vr tls zwss "$2" "$3" "$4") | $(v tls "$2" cpm 2) · $(vr tls zwss "$2" cpm 2) | $(cpu2 "$2" tls zwss) | ${LOADAVG[$2]:-} |"
+    echo "| $1 | $(v tls "$2" "$3" "$4") | $(vr tls zwss "$2" "$3" "$4") | $(v tls "$2" cpm 2) · $(vr tls zwss "$2" cpm 2) | $(vr tls uwss "$2" "$3" "$4") | $(v nodes "$2" "$3" "$4") ($(ratio "${R[zwss,$2,$3]:-}" "${R[nodes,$2,$3]:-}")) | $(cpu2 "$2" tls zwss uwss nodes) | ${LOADAVG[$2]:-} |"
   }
   tls_row "T1 msgs/s (16 B, 100 conns, depth 16)" T1 msgs 0
   tls_row "T2 msgs/s (1 KiB, 100 conns, depth 16)" T2 msgs 0
@@ -545,6 +582,16 @@ if wants Z1 Z2; then
   }
   z_row "Z1 (1 KiB JSON, 100 conns, depth 16)" Z1 1024
   z_row "Z2 (16 KiB JSON, 10 conns, depth 4)" Z2 16384
+  echo
+  echo "Against the peers, same run (msgs/s, server µs/msg, wire ratio of the echoes; (×) is the ratio to zws dedicated):"
+  echo
+  echo "| row | zws dedicated | zws shared (default) | uWS shared | uWS dedicated | Node ws perMessageDeflate | CPU server/load: zws ded · zws sh · uWS sh · uWS ded · Node |"
+  echo "|---|---|---|---|---|---|---|"
+  zp() { [ -n "${R[$1,$2,msgs]:-}" ] || { echo "-"; return; }; echo "$(vr zwsz "$1" "$2" msgs 0), $(v "$1" "$2" cpm 2) µs, wire $(v "$1" "$2" wire 2)"; }
+  for sc in Z1 Z2; do
+    wants "$sc" || continue
+    echo "| $sc | $(v zwsz $sc msgs 0), $(v zwsz $sc cpm 2) µs, wire $(v zwsz $sc wire 2) | $(zp zwszs $sc) | $(zp uwsz $sc) | $(zp uwszd $sc) | $(zp nodez $sc) | $(cpu2 $sc zwsz zwszs uwsz uwszd nodez) |"
+  done
 fi
 if wants ZM; then
   echo
@@ -556,29 +603,39 @@ if wants F1 F2 F3; then
   echo
   echo "#### fan-out (zws-echo --fanout against fanout_tcp, the raw TCP fan-out; zws-load --fanout [--raw])"
   echo
-  echo "| row | raw TCP fan-out | zws-echo --fanout | two zws-echo + Redis | CPU server/load: raw · zws · redis | load avg |"
-  echo "|---|---|---|---|---|---|"
+  echo "(×) is the ratio to the raw fan-out."
+  echo
+  echo "| row | raw TCP fan-out | zws-echo --fanout | uWS App::publish | Node ws (loop over clients) | CPU server/load: raw · zws · uWS · Node | load avg |"
+  echo "|---|---|---|---|---|---|---|"
   if wants F1; then
-    echo "| F1 deliveries/s ($F1_SUBS subscribers, 24 B, depth $FAN_DEPTH) | $(v fan F1 deliveries_per_s 0) | $(vr fan zwsf F1 deliveries_per_s 0) | | $(cpu2 F1 fan zwsf) | ${LOADAVG[F1]:-} |"
+    echo "| F1 deliveries/s ($F1_SUBS subscribers, 24 B, depth $FAN_DEPTH) | $(v fan F1 deliveries_per_s 0) | $(vr fan zwsf F1 deliveries_per_s 0) | $(vr fan uwsf F1 deliveries_per_s 0) | $(vr fan nodef F1 deliveries_per_s 0) | $(cpu2 F1 fan zwsf uwsf nodef) | ${LOADAVG[F1]:-} |"
   fi
-  for m in p50 p99 p999 max; do
-    label=$m; [ "$m" = p999 ] && label=p99.9
-    line="| F2/F3 $label µs ($F2_SUBS subscribers, 128 B, 100 msgs/s) | $(v fan F2 $m 1) | $(vr fan zwsf F2 $m 1) | $(fmt "${R[zwsr,F3,$m]:-}" 1) ($(ratio "${R[zwsr,F3,$m]:-}" "${R[zwsf,F2,$m]:-}") of zws F2) |"
-    [ "$m" = p50 ] && line+=" $(cpu2 F2 fan zwsf) · $(cpu2 F3 zwsr) | ${LOADAVG[F2]:-} / ${LOADAVG[F3]:-} |" || line+=" | |"
-    echo "$line"
-  done
-  if [ -n "${R[zwsr,F3,p50]:-}" ] && [ -n "${R[zwsf,F2,p50]:-}" ]; then
+  if wants F2; then
+    for m in p50 p99 p999 max; do
+      label=$m; [ "$m" = p999 ] && label=p99.9
+      line="| F2 $label µs ($F2_SUBS subscribers, 128 B, 100 msgs/s) | $(v fan F2 $m 1) | $(vr fan zwsf F2 $m 1) | $(vr fan uwsf F2 $m 1) | not run |"
+      [ "$m" = p50 ] && line+=" $(cpu2 F2 fan zwsf uwsf) | ${LOADAVG[F2]:-} |" || line+=" | |"
+      echo "$line"
+    done
+  fi
+  if wants F3; then
     echo
-    echo "F3 p50 over F2 p50: $(awk -v a="${R[zwsr,F3,p50]}" -v b="${R[zwsf,F2,p50]}" 'BEGIN { printf "%+.3f ms", (a - b) / 1000 }')"
+    echo "| F3 ($F2_SUBS subscribers, 128 B, $F3_RATE msgs/s) | one zws-echo --fanout | two zws-echo --fanout --redis + redis-server | Redis adds |"
+    echo "|---|---|---|---|"
+    for m in p50 p99 p999 max; do
+      label=$m; [ "$m" = p999 ] && label=p99.9
+      echo "| $label µs | $(v zwsf F3 $m 1) | $(v zwsr F3 $m 1) | $(awk -v a="${R[zwsr,F3,$m]:-}" -v b="${R[zwsf,F3,$m]:-}" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%+.3f ms", (a - b) / 1000 }') |"
+    done
+    echo "| deliveries/s; CPU server/load | $(v zwsf F3 deliveries_per_s 0); $(cpu2 F3 zwsf) | $(v zwsr F3 deliveries_per_s 0); $(cpu2 F3 zwsr) (both zws-echo + redis) | ${LOADAVG[F3]:-} |"
   fi
 fi
 errors=0
 for k in "${!R[@]}"; do case $k in *,errs) errors=$((errors + R[$k])) ;; esac; done
 echo
-for s in tcp zws node tls tlsrb zwss zwsz zwszs zwszl; do
+for s in tcp zws node tls tlsrb zwss zwsz zwszs zwszl nodes nodez uwss uwsz uwszd; do
   for x in M S TM ZM; do [ -n "${R[$s,$x,note]:-}" ] && echo "- $x $s: ${R[$s,$x,note]}"; done
 done
-for s in fan zwsf zwsr; do
+for s in fan zwsf zwsr uwsf nodef; do
   for x in F1 F2 F3; do
     [ -n "${R[$s,$x,errs]:-}" ] && echo "- $x $s: ${R[$s,$x,subscribed]:-?} subscribed; lost, duplicated, out-of-order, malformed, connect and closed: ${R[$s,$x,errs]}"
   done
