@@ -268,4 +268,98 @@ TEST(SharedFrame, ClosePolicyClosesTheSlowSubscriberOnly) {
   EXPECT_EQ(frame_ref::live_frames(), 0u);
 }
 
+
+// keep_latest and drop_new over shared frames: eight subscribers that stop reading
+// and one that reads, 300 publishes of 10 KiB. The slow ones hold references to
+// the same frames (the live frames stay within one backpressure window plus the
+// frame each has on its way, not eight windows), the reading one gets everything,
+// and each slow one then reads an ordered, intact subset: under keep_latest one
+// that ends with the last publish, under drop_new a run from the first. A frame
+// already on its way is never dropped (a byte out of place would show).
+void slow_subscribers_share(zws::backpressure_policy policy) {
+  constexpr int slow_count = 8, messages = 300;
+  constexpr std::size_t size = std::size_t{10} << 10, limit = std::size_t{64} << 10;
+  zws::Loop loop;
+  zws::Server server(loop);
+  feed_route feed;
+  server.route("/", feed.behavior(limit, policy));
+  ASSERT_FALSE(server.listen("127.0.0.1", 0));
+  raw_server relay;
+  std::vector<std::unique_ptr<raw_peer>> slow;
+  for (int i = 0; i < slow_count; ++i) {
+    const int fd = adopted_socket(loop, server, relay);
+    ASSERT_GE(fd, 0);
+    slow.push_back(std::make_unique<raw_peer>(loop, fd, 0));
+    ASSERT_EQ(slow.back()->handshake("/").rfind("HTTP/1.1 101", 0), 0u);
+  }
+  raw_peer fast(loop, server.port());
+  ASSERT_EQ(fast.handshake("/").rfind("HTTP/1.1 101", 0), 0u);
+  ASSERT_TRUE(run_until(loop, [&] { return server.subscribers("feed") == slow_count + 1; }));
+  auto message = [](int i) { return std::to_string(i) + " " + patterned(size, static_cast<char>('a' + i % 26)); };
+
+  const std::size_t frames_before = frame_ref::live_frames();
+  const std::size_t heap_before = heap_in_use();
+  std::size_t most_frames = 0, most_bytes = 0, most_heap = 0;
+  int got = 0;
+  for (int i = 0; i < messages; ++i) {
+    server.publish("feed", message(i), opcode::binary);
+    loop.run_once(0ms);
+    most_frames = std::max(most_frames, frame_ref::live_frames() - frames_before);
+    most_bytes = std::max(most_bytes, frame_ref::live_bytes());
+    most_heap = std::max(most_heap, heap_in_use() - std::min(heap_in_use(), heap_before));
+    while (auto f = fast.read_frame(1ms)) {
+      ASSERT_TRUE(f->payload == message(got)) << "fast subscriber, message " << got;
+      ++got;
+    }
+  }
+  while (got < messages) {
+    auto f = fast.read_frame(5000ms);
+    ASSERT_TRUE(f) << "fast subscriber stalled at " << got;
+    ASSERT_TRUE(f->payload == message(got)) << "fast subscriber, message " << got;
+    ++got;
+  }
+  for (zws::WebSocket* ws : feed.open) EXPECT_LE(ws->buffered_amount(), limit + size + 16);
+  std::printf("%d slow subscribers (%s), %d x 10 KiB: at most %zu frames / %zu bytes shared, heap +%zu KiB\n",
+              slow_count, policy == zws::backpressure_policy::keep_latest ? "keep_latest" : "drop_new", messages,
+              most_frames, most_bytes, most_heap / 1024);
+  // One window of frames plus the one each slow subscriber has on its way.
+  EXPECT_GT(most_frames, 0u) << "10 KiB publishes were meant to be queued as shared frames";
+  EXPECT_LE(most_frames, limit / size + 2 + slow_count);
+  EXPECT_LE(most_bytes, (limit / size + 2 + slow_count) * (size + 16));
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's allocator: mallinfo2 does not see its heap
+  // A copy per subscriber would be eight windows (over 512 KiB).
+  EXPECT_LT(most_heap, std::size_t{256} << 10);
+#endif
+  EXPECT_TRUE(feed.close_codes.empty());
+
+  for (auto& p : slow) {
+    std::vector<int> seen;
+    while (auto f = p->read_frame(seen.empty() ? 5000ms : 150ms)) {
+      ASSERT_EQ(f->op, opcode::binary);
+      const int n = std::stoi(f->payload.substr(0, f->payload.find(' ')));
+      ASSERT_TRUE(f->payload == message(n)) << "slow subscriber, message " << n;
+      ASSERT_TRUE(seen.empty() || n > seen.back());
+      seen.push_back(n);
+      if (n == messages - 1) break;
+    }
+    ASSERT_FALSE(seen.empty());
+    EXPECT_LT(seen.size(), std::size_t{messages});
+    if (policy == zws::backpressure_policy::keep_latest) {
+      EXPECT_EQ(seen.back(), messages - 1);
+    } else {
+      EXPECT_EQ(seen.front(), 0);
+      EXPECT_EQ(seen.back(), static_cast<int>(seen.size()) - 1) << "drop_new keeps a run from the first";
+    }
+  }
+  ASSERT_TRUE(run_until(loop, [&] { return frame_ref::live_frames() == frames_before; }));
+}
+
+TEST(SharedFrame, KeepLatestSlowSubscribersShareTheirFrames) {
+  slow_subscribers_share(zws::backpressure_policy::keep_latest);
+}
+
+TEST(SharedFrame, DropNewSlowSubscribersShareTheirFrames) {
+  slow_subscribers_share(zws::backpressure_policy::drop_new);
+}
+
 }  // namespace
