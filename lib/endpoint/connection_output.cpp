@@ -244,21 +244,6 @@ send_status connection::send_shared(const frame_ref& frame) {
     }
     if (dead() || phase_ != phase::open) return send_status::dropped;
   }
-  // Nothing waits before it and no cork holds it (another connection's batch is
-  // running: a publish or broadcast): straight to the socket, as a raw fan-out
-  // writes; only what the kernel does not take is queued, as a reference.
-  if (out_empty() && !blocked_ && tls() == nullptr) {
-    const long n = net::send(fd(), frame.bytes().data(), size);
-    if (n == static_cast<long>(size)) return status;
-    if (n < 0 && n != -EAGAIN) {
-      close_later(close_code::abnormal, std::strerror(static_cast<int>(-n)), true);
-      return send_status::dropped;
-    }
-    queue_frame(frame);
-    if (n > 0) consume_out(static_cast<std::size_t>(n));
-    blocked_ = true;
-    return send_status::queued;
-  }
   queue_frame(frame);
   return status;
 }

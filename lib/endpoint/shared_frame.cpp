@@ -10,7 +10,6 @@ namespace {
 
 std::atomic<std::size_t> live_bytes_{0};
 std::atomic<std::size_t> live_frames_{0};
-std::atomic<std::size_t> made_frames_{0};
 
 }  // namespace
 
@@ -20,7 +19,6 @@ class shared_frame {
   explicit shared_frame(std::size_t n) noexcept : size(n) {
     live_bytes_.fetch_add(n, std::memory_order_relaxed);
     live_frames_.fetch_add(1, std::memory_order_relaxed);
-    made_frames_.fetch_add(1, std::memory_order_relaxed);
   }
   ~shared_frame() {
     live_bytes_.fetch_sub(size, std::memory_order_relaxed);
@@ -61,7 +59,6 @@ std::span<const std::uint8_t> frame_ref::bytes() const noexcept {
 
 std::size_t frame_ref::live_bytes() noexcept { return live_bytes_.load(std::memory_order_relaxed); }
 std::size_t frame_ref::live_frames() noexcept { return live_frames_.load(std::memory_order_relaxed); }
-std::size_t frame_ref::made_frames() noexcept { return made_frames_.load(std::memory_order_relaxed); }
 
 void out_queue::make_room() {
   // Sent segments are popped from the front by index; a queue that never empties

@@ -46,12 +46,10 @@ class frame_ref {
   std::span<const std::uint8_t> bytes() const noexcept;
   std::size_t size() const noexcept { return bytes().size(); }
 
-  // Bytes of every shared frame alive in the process, how many frames, and how
-  // many were ever made: for tests and measurements only (nothing decides
-  // anything by them).
+  // Bytes of every shared frame alive in the process, and how many frames: for
+  // tests and measurements only (nothing decides anything by them).
   static std::size_t live_bytes() noexcept;
   static std::size_t live_frames() noexcept;
-  static std::size_t made_frames() noexcept;
 
  private:
   explicit frame_ref(shared_frame* f) noexcept : f_(f) {}
