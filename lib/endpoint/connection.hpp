@@ -144,7 +144,7 @@ class connection final : public io_handle, public WebSocket {
   // counted in full by each connection that holds it), a TLS connection's wire.
   std::size_t held_output() const noexcept;
   // Plaintext output not yet taken: queue_'s segments, then out_.
-  std::size_t out_size() const noexcept { return out_.size() + (queue_ ? queue_->pending : 0); }
+  std::size_t out_size() const noexcept { return out_.size() + queue_.pending(); }
   bool out_empty() const noexcept { return out_.empty() && !queue_; }
   // Ends the connection from inside a send; on_close is deferred (see .cpp).
   void close_later(std::uint16_t code, std::string reason, bool cut);
@@ -182,7 +182,7 @@ class connection final : public io_handle, public WebSocket {
   // Output in front of out_ (shared frames, and what out_ held before them); null
   // while there is none: out_ then holds everything. out_skew_ counts bytes at
   // the front of the queue's first owned segment, or of out_ when there is no queue.
-  std::unique_ptr<out_queue> queue_;
+  out_queue_ptr queue_;
 
   // Handles bytes read into the shared buffer (owned false) or into in_ (true).
   void consume_input(std::span<std::uint8_t> bytes, bool owned);
@@ -220,7 +220,7 @@ class connection final : public io_handle, public WebSocket {
   void on_peer_close(std::uint16_t code, std::string_view reason);
   void drop_queued_data();
   void advance_skew(const buffer& from, std::size_t sent) noexcept;
-  void consume_out(std::size_t n) noexcept;
+  void consume_out(std::size_t n);
   // Moves out_ (if not empty) into the queue and puts `frame` behind it.
   void queue_frame(frame_ref frame);
   // Forgets every byte of plaintext output (the queue and out_).

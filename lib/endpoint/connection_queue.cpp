@@ -18,26 +18,36 @@ constexpr int max_iov = 64;
 }  // namespace
 
 void connection::queue_frame(frame_ref frame) {
-  if (!queue_) queue_ = std::make_unique<out_queue>();
-  // out_ keeps its bytes (and out_skew_ still describes them if they are the front):
-  // the buffer moves into the queue, nothing is copied.
-  if (!out_.empty()) queue_->push_owned(std::move(out_));
-  queue_->push_frame(std::move(frame));
+  if (!queue_ && out_.empty()) {
+    queue_.hold_lone(std::move(frame));  // no allocation: see out_queue_ptr
+  } else {
+    out_queue& q = queue_.queue();
+    // out_ keeps its bytes (and out_skew_ still describes them if they are the
+    // front): the buffer moves into the queue, nothing is copied.
+    if (!out_.empty()) q.push_owned(std::move(out_));
+    q.push_frame(std::move(frame));
+  }
   pong_len_ = no_pong;
   r().flush_later(this);
   sync_backlog();
 }
 
 // The kernel took n bytes from the front of the output: the queue's, then out_'s.
-void connection::consume_out(std::size_t n) noexcept {
+void connection::consume_out(std::size_t n) {
+  if (n != 0 && queue_.lone() && n >= queue_.pending()) {
+    n -= queue_.pending();
+    queue_.reset();
+  }
+  // A lone frame the kernel took part of becomes an out_queue, which counts what was sent.
   while (n != 0 && queue_) {
-    out_segment& s = queue_->front();
+    out_queue& q = queue_.queue();
+    out_segment& s = q.front();
     const std::size_t take = std::min(n, s.rest().size());
     // A segment ends at a frame boundary: once it is sent, out_skew_ is 0.
     if (!s.frame) advance_skew(s.owned, take);
-    queue_->consume_front(take);
+    q.consume_front(take);
     n -= take;
-    if (queue_->empty()) queue_.reset();
+    if (q.empty()) queue_.reset();
   }
   if (n != 0) {
     advance_skew(out_, n);
@@ -97,9 +107,10 @@ void connection::drop_queued_data() {
   // out_skew_ belongs to the front segment, which stays the front if kept.
   std::size_t skew = out_skew_;
   if (queue_) {
+    out_queue& q = queue_.queue();
     auto kept = std::make_unique<out_queue>();
-    for (std::size_t i = queue_->head; i < queue_->segs.size(); ++i) {
-      out_segment& s = queue_->segs[i];
+    for (std::size_t i = q.head; i < q.segs.size(); ++i) {
+      out_segment& s = q.segs[i];
       if (s.frame) {
         frame_header h;
         if (s.sent != 0 || (decode_header(s.frame.bytes(), h) != 0 && keeps(h)))
@@ -109,7 +120,11 @@ void connection::drop_queued_data() {
       }
       skew = 0;
     }
-    queue_ = kept->empty() ? nullptr : std::move(kept);
+    if (kept->empty()) {
+      queue_.reset();
+    } else {
+      queue_.adopt(std::move(kept));
+    }
   }
   out_ = kept_frames(out_, skew);
   pong_len_ = no_pong;
@@ -125,13 +140,7 @@ void connection::drop_output() noexcept {
 
 
 int connection::gather_output(iovec* iov, int max) const noexcept {
-  int k = 0;
-  if (queue_) {
-    for (std::size_t i = queue_->head; i < queue_->segs.size() && k < max; ++i) {
-      const auto rest = queue_->segs[i].rest();
-      iov[k++] = {const_cast<std::uint8_t*>(rest.data()), rest.size()};
-    }
-  }
+  int k = queue_.gather(iov, max);
   if (k < max && !out_.empty()) iov[k++] = {const_cast<std::uint8_t*>(out_.data()), out_.size()};
   return k;
 }

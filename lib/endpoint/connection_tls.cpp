@@ -40,7 +40,7 @@ void connection::use_tls(tls::session session) {
 
 std::size_t connection::held_output() const noexcept {
   const tls_link* t = tls();
-  return out_.capacity() + (queue_ ? queue_->held : 0) + (t != nullptr ? t->wire.capacity() : 0);
+  return out_.capacity() + queue_.held() + (t != nullptr ? t->wire.capacity() : 0);
 }
 
 bool connection::output_pending() const noexcept {

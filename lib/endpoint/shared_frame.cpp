@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <new>
+#include <utility>
 
 namespace zws::detail {
 namespace {
@@ -111,6 +113,69 @@ void out_queue::consume_front(std::size_t n) noexcept {
   } else {
     s.owned.consume(n);
   }
+}
+
+// --- out_queue_ptr -------------------------------------------------------------------
+
+static_assert(alignof(shared_frame) > 1 && alignof(out_queue) > 1, "the low bit tags a lone frame");
+
+void out_queue_ptr::hold_lone(frame_ref frame) noexcept {
+  bits_ = reinterpret_cast<std::uintptr_t>(std::exchange(frame.f_, nullptr)) | 1;
+}
+
+out_queue& out_queue_ptr::queue() {
+  if (bits_ != 0 && !lone()) return *owned();
+  auto q = std::make_unique<out_queue>();
+  if (lone()) {
+    q->push_frame(frame_ref(frame()));  // the reference moves into the queue
+    bits_ = 0;
+  }
+  bits_ = reinterpret_cast<std::uintptr_t>(q.release());
+  return *owned();
+}
+
+void out_queue_ptr::adopt(std::unique_ptr<out_queue> q) noexcept {
+  reset();
+  bits_ = reinterpret_cast<std::uintptr_t>(q.release());
+}
+
+void out_queue_ptr::reset() noexcept {
+  if (lone()) {
+    frame_ref dropped(frame());  // releases the reference held
+  } else {
+    delete owned();
+  }
+  bits_ = 0;
+}
+
+std::span<const std::uint8_t> out_queue_ptr::lone_bytes() const noexcept {
+  return {frame()->data(), frame()->size};
+}
+
+std::size_t out_queue_ptr::pending() const noexcept {
+  if (bits_ == 0) return 0;
+  return lone() ? frame()->size : owned()->pending;
+}
+
+std::size_t out_queue_ptr::held() const noexcept {
+  if (bits_ == 0) return 0;
+  return lone() ? frame()->size : owned()->held;
+}
+
+int out_queue_ptr::gather(iovec* iov, int max) const noexcept {
+  if (bits_ == 0 || max == 0) return 0;
+  if (lone()) {
+    const auto b = lone_bytes();
+    iov[0] = {const_cast<std::uint8_t*>(b.data()), b.size()};
+    return 1;
+  }
+  const out_queue& q = *owned();
+  int k = 0;
+  for (std::size_t i = q.head; i < q.segs.size() && k < max; ++i) {
+    const auto rest = q.segs[i].rest();
+    iov[k++] = {const_cast<std::uint8_t*>(rest.data()), rest.size()};
+  }
+  return k;
 }
 
 }  // namespace zws::detail

@@ -11,10 +11,19 @@
 // moved, not copied) and frame references, in the order they go out. A frame
 // never spans two segments, so each segment starts at a frame boundary, except
 // the first one, which may be the rest of a frame already started.
+//
+// out_queue_ptr is what a connection keeps of it: nothing, a lone frame, or an
+// out_queue. A publish to a subscriber with nothing else waiting, the usual case
+// of a fan-out, queues one frame until the end of the loop's batch: held in the
+// pointer's place, it costs no allocation (an out_queue and its segments were two
+// per subscriber per publish, most of a delivery's instructions in the server).
 #pragma once
+
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <utility>
 #include <vector>
@@ -52,6 +61,7 @@ class frame_ref {
   static std::size_t live_frames() noexcept;
 
  private:
+  friend class out_queue_ptr;
   explicit frame_ref(shared_frame* f) noexcept : f_(f) {}
   shared_frame* f_ = nullptr;
 };
@@ -84,6 +94,37 @@ struct out_queue {
 
  private:
   void make_room();
+};
+
+// Null, a lone frame none of which is sent (its reference kept in the pointer's
+// place, tagged by the low bit), or an owned out_queue.
+class out_queue_ptr {
+ public:
+  out_queue_ptr() noexcept = default;
+  out_queue_ptr(const out_queue_ptr&) = delete;
+  out_queue_ptr& operator=(const out_queue_ptr&) = delete;
+  ~out_queue_ptr() { reset(); }
+
+  explicit operator bool() const noexcept { return bits_ != 0; }
+  bool lone() const noexcept { return (bits_ & 1) != 0; }
+  // Holds `frame` alone; the queue must be empty.
+  void hold_lone(frame_ref frame) noexcept;
+  // The out_queue, made first (from the lone frame, or empty) when there is none.
+  out_queue& queue();
+  void adopt(std::unique_ptr<out_queue> q) noexcept;
+  void reset() noexcept;
+
+  // Bytes not yet sent; memory kept (a frame counted in full).
+  std::size_t pending() const noexcept;
+  std::size_t held() const noexcept;
+  // The rest of each segment, in order, into at most `max` iovecs; how many.
+  int gather(iovec* iov, int max) const noexcept;
+
+ private:
+  out_queue* owned() const noexcept { return reinterpret_cast<out_queue*>(bits_); }
+  shared_frame* frame() const noexcept { return reinterpret_cast<shared_frame*>(bits_ & ~std::uintptr_t{1}); }
+  std::span<const std::uint8_t> lone_bytes() const noexcept;
+  std::uintptr_t bits_ = 0;
 };
 
 }  // namespace zws::detail
