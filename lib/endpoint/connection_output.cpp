@@ -227,9 +227,17 @@ send_status connection::send_shared(const frame_ref& frame) {
   if (over_backpressure(status)) return status;
   const std::size_t size = frame.size();
   const bool corked = r().corked() == this;
-  // Tiny frames are copied. So is a frame for the connection whose input is being
-  // handled, while nothing waits before its cork: it leaves with the rest of the
-  // answer, in one send (one SSL_write), unless it is large enough to go alone.
+  // A connection with nothing waiting and no cork (another connection's batch is
+  // running: a publish, a broadcast) holds the frame as a lone reference, without
+  // a copy or an allocation, whatever its size; the batch's end sends it.
+  if (!corked && out_empty()) {
+    queue_frame(frame);
+    return status;
+  }
+  // Behind what waits, tiny frames are copied. So is a frame for the connection
+  // whose input is being handled, while nothing waits before its cork: it leaves
+  // with the rest of the answer, in one send (one SSL_write), unless it is large
+  // enough to go alone.
   if (size < tiny_frame || (corked && out_empty() && size < direct_write_min)) {
     buffer& to = output();
     to.append(frame.bytes());
