@@ -1,18 +1,31 @@
 // bench/zlib_bench.deflate.cpp — the compression yardstick: zlib alone, per message.
 //
-// What permessage-deflate costs at the least: zlib's own deflate and inflate of
-// the JSON documents zws-load --payload json sends (tools/load/json.hpp, the
-// same generator), at the settings zws-echo --deflate uses (include/zws/deflate.hpp:
-// level 6, raw window 15, memLevel 8, default strategy), each message ended with
-// Z_SYNC_FLUSH and its 00 00 FF FF tail dropped (RFC 7692 7.2.1), with the
-// context kept between messages ("kept", zws's default dedicated compressor)
-// or reset after each one ("reset", no_context_takeover, the shared compressor).
+// The zlib work a permessage-deflate echo server must do, and nothing else: inflate
+// each client message and deflate its echo, for the JSON documents zws-load
+// --payload json sends (tools/load/json.hpp, the same generator), at the settings
+// both ends use (include/zws/deflate.hpp: level 6, raw window 15, memLevel 8, default
+// strategy), each message ended with Z_SYNC_FLUSH and its 00 00 FF FF tail dropped
+// (RFC 7692 7.2.1), with the context kept between messages ("kept", zws's dedicated
+// compressor) or reset after each one ("reset", no_context_takeover).
+//
+// As in the end-to-end Z rows, the messages belong to several connections, each with
+// its own streams and its own context: every connection sends documents 0, 1, 2, ...
+// in order (as zws-load does; here 256 of them, then again), and the connections take
+// turns, each with the messages it keeps in flight, as a server reads them. Their
+// number and depth are the Z row's for that size (Z1: 1 KiB, 100 connections, depth
+// 16; Z2: 16 KiB, 10 connections, depth 4), so zlib's state is as cold in the cache as
+// the server's: a hundred deflaters of ~260 KiB do not fit in a core's L2, one does.
+// The `hot` rows (the yardstick before) run one stream, every message in a warm context.
+// The inflater is given the message's room plus 258 bytes, so every byte takes zlib's
+// fast path, as a server granting it a larger chunk does. Timing starts once every
+// connection has filled its window.
 // The end-to-end Z rows compare zws-echo's CPU per message with the sum of one
 // deflate, one inflate and a plain echo of the same size (bench/e2e.sh).
 //
-//   zlib/deflate/<bytes>/<kept|reset>   one message compressed; items/s = messages/s
-//   zlib/inflate/<bytes>/<kept|reset>   one message inflated
-// Counter "ratio": plaintext bytes per compressed byte.
+//   zlib/deflate/bytes:<n>/reset:<0|1>          one message compressed; items/s = messages/s
+//   zlib/inflate/bytes:<n>/reset:<0|1>          one message inflated
+//   zlib/hot/deflate/..., zlib/hot/inflate/...  the same through one stream, context kept
+// Counters: "ratio": plaintext bytes per compressed byte; "conns", "depth": the load.
 #include <benchmark/benchmark.h>
 #include <zlib.h>
 
@@ -29,8 +42,18 @@ namespace {
 constexpr int level = 6;
 constexpr int window_bits = 15;
 constexpr int mem_level = 8;
-constexpr std::size_t messages = 256;  // distinct documents cycled through
+constexpr std::size_t messages = 256;  // distinct documents each connection cycles through
 using bytes = std::vector<Bytef>;
+
+// The connections of the end-to-end row for a message size, and the messages each
+// keeps in flight (bench/e2e.sh Z1: -c 100 -d 16, Z2: -c 10 -d 4).
+struct load {
+  std::size_t conns, depth;
+};
+load load_for(std::size_t size, bool hot) {
+  if (hot) return {1, 1};
+  return size <= 1024 ? load{100, 16} : load{10, 4};
+}
 
 std::vector<std::string> documents(std::size_t size) {
   const zws_load::json_payload gen(size);
@@ -43,24 +66,29 @@ struct deflater {
   z_stream z{};
   deflater() { deflateInit2(&z, level, Z_DEFLATED, -window_bits, mem_level, Z_DEFAULT_STRATEGY); }
   ~deflater() { deflateEnd(&z); }
-  // Compresses `in` into `out` (resized to fit), without the 4-byte sync-flush tail.
-  void compress(const std::string& in, bytes& out, bool reset) {
-    out.resize(deflateBound(&z, in.size()) + 16);
+  deflater(const deflater&) = delete;
+  deflater& operator=(const deflater&) = delete;
+  // Compresses `in` into out[0, cap) (cap from bound()); returns the size without the
+  // 4-byte sync-flush tail.
+  std::size_t compress(const std::string& in, Bytef* out, std::size_t cap, bool reset) {
     z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
     z.avail_in = static_cast<uInt>(in.size());
-    z.next_out = out.data();
-    z.avail_out = static_cast<uInt>(out.size());
+    z.next_out = out;
+    z.avail_out = static_cast<uInt>(cap);
     deflate(&z, Z_SYNC_FLUSH);
-    const std::size_t n = out.size() - z.avail_out;
-    out.resize(n >= 4 ? n - 4 : 0);
+    const std::size_t n = cap - z.avail_out;
     if (reset) deflateReset(&z);
+    return n >= 4 ? n - 4 : 0;
   }
+  std::size_t bound(std::size_t size) { return deflateBound(&z, size) + 16; }
 };
 
 struct inflater {
   z_stream z{};
   inflater() { inflateInit2(&z, -window_bits); }
   ~inflater() { inflateEnd(&z); }
+  inflater(const inflater&) = delete;
+  inflater& operator=(const inflater&) = delete;
   // Inflates `in` (a message without its tail) into out[0, cap); returns the size.
   std::size_t expand(const bytes& in, char* out, std::size_t cap, bool reset) {
     static const Bytef tail[4] = {0, 0, 0xff, 0xff};
@@ -78,58 +106,94 @@ struct inflater {
   }
 };
 
-void bm_deflate(benchmark::State& state) {
+// Which connection message `n` belongs to, and which document it is on that connection:
+// the connections take turns, each with the `depth` messages it has in flight.
+struct turn {
+  std::size_t conn, doc;
+};
+turn turn_of(std::size_t n, load l) {
+  const std::size_t burst = n / l.depth;
+  return {burst % l.conns, ((burst / l.conns) * l.depth + n % l.depth) % messages};
+}
+
+// Messages sent before timing starts: enough for every connection to fill its window
+// (and fault in zlib's state), as on a server that has been running for a while.
+std::size_t warm_up(std::size_t size, load l) {
+  return l.conns * l.depth * ((std::size_t{1} << window_bits) / size / l.depth + 2);
+}
+
+void bm_deflate(benchmark::State& state, bool hot) {
   const auto size = static_cast<std::size_t>(state.range(0));
   const bool reset = state.range(1) != 0;
+  const load l = load_for(size, hot);
   const std::vector<std::string> docs = documents(size);
-  deflater d;
-  bytes out;
-  std::size_t i = 0, wire = 0, n = 0;
-  for (auto _ : state) {
-    d.compress(docs[i], out, reset);
-    benchmark::DoNotOptimize(out.data());
-    wire += out.size();
-    ++n;
-    i = (i + 1) % messages;
+  std::vector<std::unique_ptr<deflater>> d(l.conns);
+  for (auto& p : d) p = std::make_unique<deflater>();
+  bytes out(d[0]->bound(size));
+  std::size_t n = 0, wire = 0;
+  for (const std::size_t warm = warm_up(size, l); n < warm; ++n) {
+    const turn t = turn_of(n, l);
+    d[t.conn]->compress(docs[t.doc], out.data(), out.size(), reset);
   }
+  const std::size_t first = n;
+  for (auto _ : state) {
+    const turn t = turn_of(n, l);
+    wire += d[t.conn]->compress(docs[t.doc], out.data(), out.size(), reset);
+    benchmark::DoNotOptimize(out.data());
+    ++n;
+  }
+  n -= first;
   state.SetItemsProcessed(static_cast<std::int64_t>(n));
   state.SetBytesProcessed(static_cast<std::int64_t>(n * size));
   state.counters["ratio"] = wire ? double(n * size) / double(wire) : 0.0;
+  state.counters["conns"] = double(l.conns);
+  state.counters["depth"] = double(l.depth);
 }
 
-void bm_inflate(benchmark::State& state) {
+void bm_inflate(benchmark::State& state, bool hot) {
   const auto size = static_cast<std::size_t>(state.range(0));
   const bool reset = state.range(1) != 0;
+  const load l = load_for(size, hot);
   const std::vector<std::string> docs = documents(size);
-  // The messages compressed in order by one stream, as a peer sends them; the
-  // inflater starts afresh when the cycle wraps (with context kept, the next
-  // message refers to the ones before it).
+  // Every connection sends the same documents in the same order with the same settings,
+  // so its messages are the same bytes: compressed once, by one stream, in order. When
+  // a connection's cycle wraps, document 0 (compressed with no history) and the ones
+  // after it refer only to this cycle's bytes, which its inflater has just produced.
   std::vector<bytes> packed(messages);
   {
     deflater d;
-    for (std::size_t k = 0; k < messages; ++k) d.compress(docs[k], packed[k], reset);
+    bytes out(d.bound(size));
+    for (std::size_t k = 0; k < messages; ++k) {
+      const std::size_t got = d.compress(docs[k], out.data(), out.size(), reset);
+      packed[k].assign(out.data(), out.data() + got);
+    }
   }
-  std::vector<char> out(size + 64);
-  auto in = std::make_unique<inflater>();
-  std::size_t i = 0, n = 0, wire = 0;
+  std::vector<std::unique_ptr<inflater>> in(l.conns);
+  for (auto& p : in) p = std::make_unique<inflater>();
+  std::vector<char> out(size + 258);
+  std::size_t n = 0, wire = 0;
+  for (const std::size_t warm = warm_up(size, l); n < warm; ++n) {
+    const turn t = turn_of(n, l);
+    in[t.conn]->expand(packed[t.doc], out.data(), out.size(), reset);
+  }
+  const std::size_t first = n;
   for (auto _ : state) {
-    const std::size_t got = in->expand(packed[i], out.data(), out.size(), reset);
-    if (got != size || std::memcmp(out.data(), docs[i].data(), size) != 0) {
+    const turn t = turn_of(n, l);
+    const std::size_t got = in[t.conn]->expand(packed[t.doc], out.data(), out.size(), reset);
+    // The content is compared once a cycle (a wrong window would corrupt every later message).
+    if (got != size || (t.doc == messages - 1 && std::memcmp(out.data(), docs[t.doc].data(), size) != 0)) {
       state.SkipWithError("inflate did not give the document back");
       break;
     }
-    wire += packed[i].size();
+    wire += packed[t.doc].size();
     ++n;
-    if (++i == messages) {
-      i = 0;
-      state.PauseTiming();
-      in = std::make_unique<inflater>();
-      state.ResumeTiming();
-    }
   }
+  n -= first;
   state.SetItemsProcessed(static_cast<std::int64_t>(n));
   state.SetBytesProcessed(static_cast<std::int64_t>(n * size));
   state.counters["ratio"] = wire ? double(n * size) / double(wire) : 0.0;
+  state.counters["conns"] = double(l.conns);
+  state.counters["depth"] = double(l.depth);
 }
 
 void args(benchmark::internal::Benchmark* b) {
@@ -138,7 +202,14 @@ void args(benchmark::internal::Benchmark* b) {
     for (std::int64_t reset : {0, 1}) b->Args({size, reset});
 }
 
-BENCHMARK(bm_deflate)->Name("zlib/deflate")->Apply(args);
-BENCHMARK(bm_inflate)->Name("zlib/inflate")->Apply(args);
+void hot_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"bytes", "reset"});
+  for (std::int64_t size : {1024, 16384}) b->Args({size, 0});
+}
+
+BENCHMARK_CAPTURE(bm_deflate, conns, false)->Name("zlib/deflate")->Apply(args);
+BENCHMARK_CAPTURE(bm_inflate, conns, false)->Name("zlib/inflate")->Apply(args);
+BENCHMARK_CAPTURE(bm_deflate, hot, true)->Name("zlib/hot/deflate")->Apply(hot_args);
+BENCHMARK_CAPTURE(bm_inflate, hot, true)->Name("zlib/hot/inflate")->Apply(hot_args);
 
 }  // namespace

@@ -22,6 +22,8 @@ namespace {
 constexpr std::uint8_t sync_tail[4] = {0x00, 0x00, 0xff, 0xff};
 // Each allocation carries its size in front, so zfree can give it back to the budget.
 constexpr std::size_t header_bytes = 16;
+// Room in an inflater's output buffer worth using as it is rather than growing it.
+constexpr std::size_t min_room = 4096;
 
 // What one stream's allocations have cost, and the budget they are counted against.
 struct heap_account {
@@ -188,7 +190,10 @@ error inflater::write(std::span<const std::uint8_t> in, buffer& out) noexcept {
   z.avail_in = static_cast<uInt>(in.size());
   for (;;) {
     // One byte more than the message may still grow: producing it proves it too big.
-    const std::uint64_t grant = std::min<std::uint64_t>(cfg_.chunk, max_ - produced_ + 1);
+    // When `out` already has ample room (finish() after a message's last piece, which
+    // rarely adds a byte), that room is granted: growing it would copy the message.
+    const std::size_t room = out.room() >= min_room ? out.room() : cfg_.chunk;
+    const std::uint64_t grant = std::min<std::uint64_t>(room, max_ - produced_ + 1);
     std::uint8_t* p = nullptr;
     try {
       p = out.prepare(grant);

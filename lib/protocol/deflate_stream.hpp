@@ -76,8 +76,9 @@ struct inflater_config {
   // then holds nothing; each message pays an inflateInit2) instead of resetting it.
   bool release_when_idle = false;
   zlib_budget* budget = nullptr;     // not owned; must outlive the inflater
-  // Output granted to zlib per call: a message stops at its limit plus at most one byte,
-  // and `out` grows by at most this much beyond what it holds.
+  // Output granted to zlib per call (or the room `out` already has, when that is 4 KiB
+  // or more): a message stops at its limit plus at most one byte, and `out` grows by
+  // at most this much beyond what it holds.
   std::uint32_t chunk = 16384;
 };
 

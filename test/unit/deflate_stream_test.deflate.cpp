@@ -261,6 +261,21 @@ TEST(DeflateStream, MessageOfExactlyTheLimitPassesOneMoreByteDoesNot) {
   EXPECT_EQ(inf2.produced(), msg.size());
 }
 
+TEST(DeflateStream, FinishInflatesTheTailIntoTheRoomLeftWithoutGrowing) {
+  raw_deflater raw(15);
+  const std::string msg = json_records(1024, 5);
+  const bytes c = raw.message(msg);
+  inflater inf;
+  buffer out;
+  inf.begin(1 << 26, true);
+  ASSERT_EQ(inf.write(c, out), error::none);
+  const std::size_t cap = out.capacity();
+  EXPECT_EQ(cap, std::size_t{16384}) << "one chunk";
+  ASSERT_EQ(inf.finish(out), error::none);
+  EXPECT_EQ(out.capacity(), cap) << "the tail needs no new chunk: the message is not copied";
+  EXPECT_EQ(str_of(out), msg);
+}
+
 // 1 GiB of zeros, made once: about 1 MiB compressed.
 const bytes& gigabyte_of_zeros() {
   static const bytes c = [] {

@@ -3,12 +3,12 @@
 // Message `seq` is a JSON document of exactly the size asked for, made
 // deterministically from seq alone (so an echo is checked by making it again):
 //   {"seq":"<16 hex digits>","records":[{"id":...,"user":"...",...},...],"pad":"..."}
-// Records draw their numbers and words from a generator seeded by seq, so no two
-// messages are alike but they share keys and vocabulary, as an application's
-// messages do: permessage-deflate meets what it would meet in production, not
-// the repeated bytes of the binary pattern. "pad" (words too) fills the document
-// to its exact size. Records are formatted by hand: a 16 KiB document takes a
-// few microseconds, well below what compressing it costs.
+// Records draw their numbers and words from a generator seeded by a hash of seq, so
+// no two messages are alike (nor copies of parts of each other) but they share keys
+// and vocabulary, as an application's messages do: permessage-deflate meets what it
+// would meet in production, not the repeated bytes of the binary pattern. "pad"
+// (words too) fills the document to its exact size. Records are formatted by hand:
+// a 16 KiB document takes a few microseconds, well below what compressing it costs.
 #pragma once
 
 #include <cstddef>
@@ -31,7 +31,11 @@ class json_payload {
     p = put(p, "{\"seq\":\"");
     for (int i = 15; i >= 0; --i) *p++ = "0123456789abcdef"[(seq >> (4 * i)) & 15];
     p = put(p, "\",\"records\":[");
-    std::uint64_t state = seq * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+    // Each document draws from its own point of the sequence: a hash of seq. (Seeded
+    // with seq * the generator's step, document seq + 8 would draw what seq draws from
+    // its 9th number on, i.e. repeat its records but the first, and LZ77 would find it.)
+    std::uint64_t seed = seq;
+    std::uint64_t state = next(seed);
     char rec[max_record];
     for (bool first = true;; first = false) {
       const std::size_t n = record(rec, state);
