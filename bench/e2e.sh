@@ -569,8 +569,9 @@ if wants Z1 Z2; then
   echo "#### permessage-deflate (zws-echo --deflate, JSON text from zws-load --payload json --deflate)"
   echo
   echo "Yardstick per message = the plain zws-echo's CPU per message for the same documents (no deflate) +"
-  echo "zlib's own deflate + inflate of one document (zws_bench zlib/*/reset:0: level 6, window 15, memLevel 8,"
-  echo "context kept, as zws-echo --deflate --deflate-mode dedicated and zws-load agree). Wire ratio: payload / frame bytes of the echoes."
+  echo "zlib's own deflate + inflate per message of the same documents (zws_bench zlib/*/reset:0: level 6, window 15,"
+  echo "memLevel 8, context kept, as zws-echo --deflate --deflate-mode dedicated and zws-load agree; one stream per"
+  echo "connection of the row, taking turns as the server's do). Wire ratio: payload / frame bytes of the echoes."
   echo
   echo "| row | plain msgs/s | deflate msgs/s | plain µs/msg | zlib µs/msg (deflate + inflate) | yardstick µs/msg | zws --deflate µs/msg (ratio) | wire ratio | CPU server/load: plain · deflate | load avg |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
