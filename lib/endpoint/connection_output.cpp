@@ -340,7 +340,10 @@ void connection::flush() {
     lost(std::strerror(static_cast<int>(-rc)));
     return;
   }
-  if (output_pending()) return;
+  if (output_pending()) {
+    sync_backlog();  // what the kernel refused, a lone frame included (queue_frame)
+    return;
+  }
   drop_output();
   sync_backlog();
   if (ep_->side == role::server && phase_ == phase::closed) {

@@ -19,14 +19,19 @@ constexpr int max_iov = 64;
 
 void connection::queue_frame(frame_ref frame) {
   if (!queue_ && out_.empty()) {
-    queue_.hold_lone(std::move(frame));  // no allocation: see out_queue_ptr
-  } else {
-    out_queue& q = queue_.queue();
-    // out_ keeps its bytes (and out_skew_ still describes them if they are the
-    // front): the buffer moves into the queue, nothing is copied.
-    if (!out_.empty()) q.push_owned(std::move(out_));
-    q.push_frame(std::move(frame));
+    // No allocation (see out_queue_ptr), and nothing counted against the server's
+    // backlog yet: the frame is shared, and usually the batch's flush sends it
+    // whole; flush() counts it if the kernel refuses it.
+    queue_.hold_lone(std::move(frame));
+    pong_len_ = no_pong;
+    r().flush_later(this);
+    return;
   }
+  out_queue& q = queue_.queue();
+  // out_ keeps its bytes (and out_skew_ still describes them if they are the
+  // front): the buffer moves into the queue, nothing is copied.
+  if (!out_.empty()) q.push_owned(std::move(out_));
+  q.push_frame(std::move(frame));
   pong_len_ = no_pong;
   r().flush_later(this);
   sync_backlog();
