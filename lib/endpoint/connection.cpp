@@ -369,7 +369,7 @@ void connection::close_later(std::uint16_t code, std::string reason, bool cut) {
   if (cut) {
     phase_ = phase::draining;
     if (!r().in_batch()) {
-      terminate(reason);
+      terminate(reason, code);  // the same code on_close gets inside a batch
       return;
     }
     r().close(this);
@@ -428,11 +428,11 @@ void connection::drain_and_close(std::chrono::milliseconds timeout) {
   r().flush_later(this);
 }
 
-void connection::terminate(std::string_view reason) {
+void connection::terminate(std::string_view reason, std::uint16_t code) {
   if (dead()) return;
   phase_ = phase::draining;
   // Notify first: outside a batch, close frees the connection at once.
-  notify_close(close_code::abnormal, reason);
+  notify_close(code, reason);
   if (!dead()) r().close(this);
 }
 

@@ -110,7 +110,7 @@ class connection final : public io_handle, public WebSocket {
   // deflater, or compressed for this connection alone (context takeover).
   send_status send_broadcast(broadcast_frames& frames);
   void start_close(std::uint16_t code, std::string_view reason);
-  void terminate(std::string_view reason);
+  void terminate(std::string_view reason, std::uint16_t code = close_code::abnormal);
 
   zws::detail::user_box* user_data() const noexcept;
   void set_user_data(zws::detail::user_box* box) noexcept;

@@ -391,6 +391,12 @@ bool reactor::run_once(int max_wait_ms) {
   run_posted();
   run_deferred();
   run_flushes();
+  // A flush may defer work too (a connection it ends: its on_close); that runs
+  // before the batch's dead are freed, or the deferred call would find no one.
+  while (!deferred_.empty()) {
+    run_deferred();
+    run_flushes();
+  }
   in_batch_ = false;
   reap();
   return !stop_.exchange(false);

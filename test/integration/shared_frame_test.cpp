@@ -362,4 +362,51 @@ TEST(SharedFrame, DropNewSlowSubscribersShareTheirFrames) {
   slow_subscribers_share(zws::backpressure_policy::drop_new);
 }
 
+// The server-wide cap counts what subscribers that stopped reading hold of
+// publishes, a lone frame the kernel refused included: past it the largest
+// queues are shed (1008), while a subscriber that reads gets every message.
+TEST(SharedFrame, SlowSubscribersCountAgainstTheServerWideCap) {
+  constexpr int slow_count = 12, messages = 8;
+  constexpr std::size_t size = std::size_t{1} << 20;
+  zws::Loop loop;
+  zws::Server server(loop);
+  server.max_backpressure_total(std::size_t{4} << 20);
+  feed_route feed;
+  server.route("/", feed.behavior(std::size_t{64} << 20));
+  ASSERT_FALSE(server.listen("127.0.0.1", 0));
+  raw_server relay;
+  std::vector<std::unique_ptr<raw_peer>> slow;
+  for (int i = 0; i < slow_count; ++i) {
+    const int fd = adopted_socket(loop, server, relay);
+    ASSERT_GE(fd, 0);
+    slow.push_back(std::make_unique<raw_peer>(loop, fd, 0));
+    ASSERT_EQ(slow.back()->handshake("/").rfind("HTTP/1.1 101", 0), 0u);
+  }
+  raw_peer fast(loop, server.port());
+  ASSERT_EQ(fast.handshake("/").rfind("HTTP/1.1 101", 0), 0u);
+  ASSERT_TRUE(run_until(loop, [&] { return server.subscribers("feed") == slow_count + 1; }));
+  int got = 0;
+  for (int i = 0; i < messages; ++i) {
+    server.publish("feed", std::to_string(i) + " " + patterned(size, 'p'), opcode::binary);
+    loop.run_once(0ms);
+    while (auto f = fast.read_frame(got < i ? 2000ms : 1ms)) {
+      ASSERT_TRUE(f->payload.starts_with(std::to_string(got) + " ")) << "fast subscriber, message " << got;
+      ++got;
+    }
+  }
+  while (got < messages) {
+    auto f = fast.read_frame(5000ms);
+    ASSERT_TRUE(f) << "fast subscriber stalled at " << got;
+    ASSERT_TRUE(f->payload.starts_with(std::to_string(got) + " "));
+    ++got;
+  }
+  // 12 subscribers x up to 8 MiB counted against 4 MiB: most are shed.
+  ASSERT_TRUE(run_until(loop, [&] { return feed.close_codes.size() >= slow_count - 4; }))
+      << feed.close_codes.size() << " shed";
+  for (std::uint16_t code : feed.close_codes) EXPECT_EQ(code, 1008);
+  std::size_t queued = 0;
+  for (zws::WebSocket* ws : feed.open) queued += ws->buffered_amount();
+  EXPECT_LE(queued, std::size_t{8} << 20) << "what the survivors still hold";
+}
+
 }  // namespace
