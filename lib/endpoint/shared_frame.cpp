@@ -120,23 +120,23 @@ void out_queue::consume_front(std::size_t n) noexcept {
 static_assert(alignof(shared_frame) > 1 && alignof(out_queue) > 1, "the low bit tags a lone frame");
 
 void out_queue_ptr::hold_lone(frame_ref frame) noexcept {
-  bits_ = reinterpret_cast<std::uintptr_t>(std::exchange(frame.f_, nullptr)) | 1;
+  p_ = reinterpret_cast<char*>(std::exchange(frame.f_, nullptr)) + 1;
 }
 
 out_queue& out_queue_ptr::queue() {
-  if (bits_ != 0 && !lone()) return *owned();
+  if (p_ != nullptr && !lone()) return *owned();
   auto q = std::make_unique<out_queue>();
   if (lone()) {
     q->push_frame(frame_ref(frame()));  // the reference moves into the queue
-    bits_ = 0;
+    p_ = nullptr;
   }
-  bits_ = reinterpret_cast<std::uintptr_t>(q.release());
+  p_ = reinterpret_cast<char*>(q.release());
   return *owned();
 }
 
 void out_queue_ptr::adopt(std::unique_ptr<out_queue> q) noexcept {
   reset();
-  bits_ = reinterpret_cast<std::uintptr_t>(q.release());
+  p_ = reinterpret_cast<char*>(q.release());
 }
 
 void out_queue_ptr::reset() noexcept {
@@ -145,7 +145,7 @@ void out_queue_ptr::reset() noexcept {
   } else {
     delete owned();
   }
-  bits_ = 0;
+  p_ = nullptr;
 }
 
 std::span<const std::uint8_t> out_queue_ptr::lone_bytes() const noexcept {
@@ -153,17 +153,17 @@ std::span<const std::uint8_t> out_queue_ptr::lone_bytes() const noexcept {
 }
 
 std::size_t out_queue_ptr::pending() const noexcept {
-  if (bits_ == 0) return 0;
+  if (p_ == nullptr) return 0;
   return lone() ? frame()->size : owned()->pending;
 }
 
 std::size_t out_queue_ptr::held() const noexcept {
-  if (bits_ == 0) return 0;
+  if (p_ == nullptr) return 0;
   return lone() ? frame()->size : owned()->held;
 }
 
 int out_queue_ptr::gather(iovec* iov, int max) const noexcept {
-  if (bits_ == 0 || max == 0) return 0;
+  if (p_ == nullptr || max == 0) return 0;
   if (lone()) {
     const auto b = lone_bytes();
     iov[0] = {const_cast<std::uint8_t*>(b.data()), b.size()};

@@ -105,8 +105,8 @@ class out_queue_ptr {
   out_queue_ptr& operator=(const out_queue_ptr&) = delete;
   ~out_queue_ptr() { reset(); }
 
-  explicit operator bool() const noexcept { return bits_ != 0; }
-  bool lone() const noexcept { return (bits_ & 1) != 0; }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  bool lone() const noexcept { return (reinterpret_cast<std::uintptr_t>(p_) & 1) != 0; }
   // Holds `frame` alone; the queue must be empty.
   void hold_lone(frame_ref frame) noexcept;
   // The out_queue, made first (from the lone frame, or empty) when there is none.
@@ -121,10 +121,11 @@ class out_queue_ptr {
   int gather(iovec* iov, int max) const noexcept;
 
  private:
-  out_queue* owned() const noexcept { return reinterpret_cast<out_queue*>(bits_); }
-  shared_frame* frame() const noexcept { return reinterpret_cast<shared_frame*>(bits_ & ~std::uintptr_t{1}); }
+  out_queue* owned() const noexcept { return reinterpret_cast<out_queue*>(p_); }
+  shared_frame* frame() const noexcept { return reinterpret_cast<shared_frame*>(p_ - 1); }
   std::span<const std::uint8_t> lone_bytes() const noexcept;
-  std::uintptr_t bits_ = 0;
+  // The out_queue, or the shared_frame's address plus one (both are aligned).
+  char* p_ = nullptr;
 };
 
 }  // namespace zws::detail
