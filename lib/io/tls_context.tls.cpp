@@ -111,6 +111,10 @@ void set_common(SSL_CTX* ctx, tls_version min_version) {
   // No record buffers while idle; SSL_write may be retried with the same bytes
   // at another address, and reports records already written.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read-ahead: one read of the BIO fills the record buffer with as many records
+  // as arrived, instead of one read for each record's header and one for its body
+  // (session::receive_from: one recv for them, not two per record).
+  SSL_CTX_set_read_ahead(ctx, 1);
 }
 
 // One server SSL_CTX with settings from `o` and the certificate given.
