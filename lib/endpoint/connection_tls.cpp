@@ -95,8 +95,10 @@ void connection::read_tls_rounds() {
       return;
     }
     // Drained: the next edge tells us more; not after a hang-up, whose edge may
-    // have been this very one: read on to EOF.
-    if (res.drained && (res.consumed == 0 || !hung_up())) return;
+    // have been this very one: read on to EOF. Never while `room` was full:
+    // OpenSSL may hold whole records read from the socket already, and no edge
+    // would come for them.
+    if (res.state != tls::status::out_full && res.drained && (res.consumed == 0 || !hung_up())) return;
   }
   r().read_later(this);
 }

@@ -193,7 +193,8 @@ class session {
   // Once handshake_done(): as receive(), but the ciphertext comes from recv() on
   // `fd` (a non-blocking stream socket), read by OpenSSL into its own record
   // buffer; `out` does not overlap anything OpenSSL holds. Reads until `out` is
-  // full (out_full: call again), or the socket is drained (need_input with
+  // full (out_full: call again, even when `drained`: OpenSSL may hold whole
+  // records no edge will announce), or the socket is drained (need_input with
   // `drained`: a short read or EAGAIN; or `eof` / `error` set). closed and
   // failed as for receive(). Before the handshake is done: need_input, nothing read.
   receive_result receive_from(int fd, std::span<std::uint8_t> out, buffer& wire);
