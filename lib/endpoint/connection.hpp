@@ -192,6 +192,7 @@ class connection final : public io_handle, public WebSocket {
   void read_rounds();
   // TLS (connection_tls.cpp): ciphertext in, plaintext to consume_input.
   void read_tls_rounds();
+  tls::receive_result receive_tls(std::span<std::uint8_t> room);
   void feed_plain(std::span<std::uint8_t> bytes);
   void tls_failed(std::string_view reason);
   long uncork_tls();

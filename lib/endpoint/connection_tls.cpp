@@ -1,11 +1,12 @@
 // lib/endpoint/connection_tls.cpp — a connection over TLS: the transport between the
 // socket and the rest of the connection, which sees only plaintext.
 //
-// Input: ciphertext is read into the loop's shared receive buffer behind
-// tls::in_place_headroom bytes and decrypted in place to the buffer's front, so
-// a TLS connection needs no read buffer of its own either; the plaintext goes
-// to consume_input exactly as plain bytes do (into in_ only when a frame is left
-// incomplete). Output: out_ and the loop's cork keep plaintext, so backpressure,
+// Input: OpenSSL reads the socket into its record buffer (released when empty)
+// and decrypts into the loop's shared receive buffer (during the handshake the
+// ciphertext is read into that buffer behind tls::in_place_headroom bytes and
+// decrypted in place to its front), so a TLS connection needs no read buffer of
+// its own either; the plaintext goes to consume_input exactly as plain bytes do
+// (into in_ only when a frame is left incomplete). Output: out_ and the loop's cork keep plaintext, so backpressure,
 // pong replacement and keep_latest work as for plain connections; a flush is
 // one SSL_write (records of up to 16 KiB) into tls_link::wire, the ciphertext
 // the kernel has not taken. Queued output (the queue's segments, then out_) is
@@ -48,21 +49,33 @@ bool connection::output_pending() const noexcept {
   return !out_empty() || (t != nullptr && !t->wire.empty());
 }
 
+// One read: once the handshake is done, OpenSSL reads the socket itself (no copy
+// of the ciphertext); before, the ciphertext is read here and decrypted in place.
+tls::receive_result connection::receive_tls(std::span<std::uint8_t> room) {
+  tls_link& t = *tls();
+  if (t.session.handshake_done()) return t.session.receive_from(fd(), room, t.wire);
+  const std::span<std::uint8_t> target = room.subspan(tls::in_place_headroom);
+  tls::receive_result res;
+  const long n = net::recv(fd(), target.data(), target.size());
+  if (n <= 0) {
+    res.drained = true;
+    res.eof = n == 0;
+    if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK) res.error = static_cast<int>(-n);
+    return res;
+  }
+  // `room` reaches past the end of the input: the session never reports it full.
+  res = t.session.receive(target.first(static_cast<std::size_t>(n)), room, t.wire);
+  res.consumed = static_cast<std::size_t>(n);
+  res.drained = static_cast<std::size_t>(n) < target.size();
+  return res;
+}
+
 void connection::read_tls_rounds() {
   tls_link& t = *tls();
   const std::span<std::uint8_t> room = r().recv_buffer();
-  const std::span<std::uint8_t> target = room.subspan(tls::in_place_headroom);
   for (unsigned round = 0; round < reactor::read_budget; ++round) {
-    long n = net::recv(fd(), target.data(), target.size());
-    if (n == -EAGAIN || n == -EWOULDBLOCK) return;
-    if (n <= 0) {
-      if (n == 0 && uncork() == 0) write_out();
-      lost(n == 0 ? "connection closed without a Close frame" : std::strerror(static_cast<int>(-n)));
-      return;
-    }
-    touch_idle();
-    // `room` reaches past the end of the input: the session never reports it full.
-    const tls::receive_result res = t.session.receive(target.first(static_cast<std::size_t>(n)), room, t.wire);
+    const tls::receive_result res = receive_tls(room);
+    if (res.consumed != 0) touch_idle();
     if (res.produced != 0) {
       feed_plain(room.first(res.produced));
       if (dead()) return;
@@ -71,17 +84,21 @@ void connection::read_tls_rounds() {
       tls_failed(t.session.reason());
       return;
     }
-    if (res.state == tls::status::closed) {
-      // close_notify: the peer sends nothing more, as with EOF.
-      if (uncork() == 0) write_out();
-      lost("connection closed without a Close frame");
+    if (res.state == tls::status::closed || res.eof || res.error != 0) {
+      // close_notify or EOF: the peer sends nothing more; what it was answered goes.
+      if (res.error == 0 && uncork() == 0) write_out();
+      lost(res.error == 0 ? "connection closed without a Close frame" : std::strerror(res.error));
       return;
     }
-    if (over_discard_budget(static_cast<std::size_t>(n))) {
+    if (over_discard_budget(res.consumed)) {
       r().close(this);
       return;
     }
-    if (static_cast<std::size_t>(n) < target.size() && !hung_up()) return;
+    // Drained: the next edge tells us more; not after a hang-up, whose edge may
+    // have been this very one: read on to EOF. Never while `room` was full:
+    // OpenSSL may hold whole records read from the socket already, and no edge
+    // would come for them.
+    if (res.state != tls::status::out_full && res.drained && (res.consumed == 0 || !hung_up())) return;
   }
   r().read_later(this);
 }

@@ -18,13 +18,18 @@
 // handshake is done.
 //
 // How a connection drives a session:
-//   read:  recv() ciphertext into the loop's shared receive buffer at offset
-//          in_place_headroom; then receive(those bytes, the buffer from its
-//          start, wire) decrypts in place (plaintext overwrites ciphertext
-//          already consumed, never bytes still to be read), and the plaintext is
-//          handled like plain input. `wire` collects what OpenSSL answers while
-//          reading (handshake flights, alerts): send it like corked output,
-//          right after the input. A client calls start(wire) once TCP is up.
+//   read:  until the handshake is done, recv() ciphertext into the loop's shared
+//          receive buffer at offset in_place_headroom; then receive(those bytes,
+//          the buffer from its start, wire) decrypts in place (plaintext
+//          overwrites ciphertext already consumed, never bytes still to be read),
+//          and the plaintext is handled like plain input. Once it is done,
+//          receive_from(fd, the shared buffer, wire): OpenSSL reads the socket
+//          itself, straight into its record buffer (read-ahead: one recv for as
+//          many records as that buffer holds), as the raw TLS echo does, so the
+//          ciphertext is not copied from our buffer into OpenSSL's. `wire`
+//          collects what OpenSSL answers while reading (handshake flights,
+//          alerts, tickets): send it like corked output, right after the input.
+//          A client calls start(wire) once TCP is up.
 //   flush: send(cork_bytes, wire) — one call per flush, records of up to 16 KiB
 //          — then one send() of wire; what the kernel refuses is queued as
 //          ciphertext and goes on EPOLLOUT. Before handshake_done() send()
@@ -136,9 +141,16 @@ enum class status : std::uint8_t {
 };
 
 struct receive_result {
-  std::size_t consumed = 0;  // ciphertext bytes taken from `in`
+  std::size_t consumed = 0;  // ciphertext bytes taken from `in` (receive_from: read from the socket)
   std::size_t produced = 0;  // plaintext bytes written to the front of `out`
   status state = status::need_input;
+  // receive_from only: the socket had nothing more (a short read, EAGAIN, EOF
+  // or an error): wait for the next edge. EOF and errors do not fail the
+  // session: the plaintext before them is in `out`, the answer to it can still
+  // be sent; then the connection ends.
+  bool drained = false;
+  bool eof = false;  // recv() returned 0: the peer closed TCP
+  int error = 0;     // recv()'s errno when it failed (EAGAIN is no error)
 };
 
 struct send_result {
@@ -177,6 +189,15 @@ class session {
   //   failed     — reason(); send `wire` (it may hold an alert) and close.
   // The handshake runs inside: check handshake_done() afterwards.
   receive_result receive(std::span<const std::uint8_t> in, std::span<std::uint8_t> out, buffer& wire);
+
+  // Once handshake_done(): as receive(), but the ciphertext comes from recv() on
+  // `fd` (a non-blocking stream socket), read by OpenSSL into its own record
+  // buffer; `out` does not overlap anything OpenSSL holds. Reads until `out` is
+  // full (out_full: call again, even when `drained`: OpenSSL may hold whole
+  // records no edge will announce), or the socket is drained (need_input with
+  // `drained`: a short read or EAGAIN; or `eof` / `error` set). closed and
+  // failed as for receive(). Before the handshake is done: need_input, nothing read.
+  receive_result receive_from(int fd, std::span<std::uint8_t> out, buffer& wire);
 
   // Encrypts all of `plain` into `wire` with one SSL_write (records of up to
   // 16 KiB). need_input when the handshake is not done yet: nothing was taken,

@@ -71,7 +71,15 @@ status session::settle(int, bool) { return status::failed; }
 status session::start(buffer&) { return status::failed; }
 
 receive_result session::receive(std::span<const std::uint8_t>, std::span<std::uint8_t>, buffer&) {
-  return {0, 0, status::failed};
+  receive_result r;
+  r.state = status::failed;
+  return r;
+}
+
+receive_result session::receive_from(int, std::span<std::uint8_t>, buffer&) {
+  receive_result r;
+  r.state = status::failed;
+  return r;
 }
 
 send_result session::send(std::span<const std::uint8_t>, buffer&) { return {0, status::failed}; }

@@ -13,12 +13,14 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstring>
 #include <new>
 #include <string>
 #include <utility>
 
+#include "io/net.hpp"
 #include "io/tls.hpp"
 #include "io/tls_openssl.hpp"
 
@@ -29,23 +31,53 @@ bool tls_available() noexcept { return true; }
 namespace zws::detail::tls {
 
 // A call's bytes: `pre` (ciphertext the session held from earlier calls), then
-// `in`; `taken` counts across both.
+// `in`, then (receive_from) what recv() on `fd` brings; `taken` counts across
+// pre and in, `received` what came from the socket.
 struct io_slot {
   std::string_view pre;
   std::span<const std::uint8_t> in;
   std::size_t taken = 0;
   buffer* wire = nullptr;
   bool wire_failed = false;  // appending to wire ran out of memory
+  int fd = -1;               // receive_from: the socket OpenSSL reads
+  bool drained = false;      // the socket had no more (a short read, EAGAIN, EOF or an error)
+  bool eof = false;          // recv() said the peer closed TCP
+  int error = 0;             // recv()'s errno, when it failed
+  std::size_t received = 0;
 };
 
 namespace {
 
+// Reads the socket for receive_from. Once a read came back short the socket is
+// empty (edge-triggered: anything arriving later raises a new edge), so it is
+// not asked again in this call. EOF and errors are kept for the caller and shown
+// to OpenSSL as "no input yet": its session stays usable, so what was decrypted
+// before them is still answered, as on a plain connection.
+int bio_recv(io_slot& s, char* out, int len) {
+  if (s.fd < 0 || s.drained) return -1;
+  const long n = net::recv(s.fd, out, static_cast<std::size_t>(len));
+  if (n > 0) {
+    s.received += static_cast<std::size_t>(n);
+    s.drained = n < len;
+    return static_cast<int>(n);
+  }
+  s.drained = true;
+  s.eof = n == 0;
+  if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK) s.error = static_cast<int>(-n);
+  return -1;
+}
+
 int bio_read(BIO* b, char* out, int len) {
   auto* s = static_cast<io_slot*>(BIO_get_data(b));
   BIO_clear_retry_flags(b);
-  if (s == nullptr || s->taken == s->pre.size() + s->in.size() || len <= 0) {
+  if (s == nullptr || len <= 0) {
     BIO_set_retry_read(b);
     return -1;
+  }
+  if (s->taken == s->pre.size() + s->in.size()) {
+    const int n = bio_recv(*s, out, len);
+    if (n < 0) BIO_set_retry_read(b);
+    return n;
   }
   std::size_t n = 0;
   if (s->taken < s->pre.size()) {
@@ -337,11 +369,38 @@ receive_result session::receive(std::span<const std::uint8_t> in, std::span<std:
   return r;
 }
 
+receive_result session::receive_from(int fd, std::span<std::uint8_t> out, buffer& wire) {
+  receive_result r;
+  if (failed()) {
+    r.state = status::failed;
+    return r;
+  }
+  if (peer_closed()) {
+    r.state = status::closed;
+    return r;
+  }
+  if (!handshake_done()) {
+    r.state = status::need_input;
+    return r;
+  }
+  io_slot slot{{}, {}, 0, &wire, false, fd};
+  {
+    attach guard(ssl_, slot);
+    r.state = guard.ok() ? drive(out, slot, r.produced) : fail("TLS: out of memory");
+  }
+  r.consumed = slot.received;
+  r.drained = slot.drained;
+  r.eof = slot.eof;
+  r.error = slot.error;
+  return r;
+}
+
 // The handshake (when not done yet), then SSL_read into `out` until it is full
 // or the input runs out; `produced` counts the plaintext written. Once OpenSSL
-// has taken every input byte and holds nothing (no plaintext, no record bytes:
-// SSL_has_pending), another SSL_read could only answer WANT_READ, so the loop
-// stops there instead of paying for that call and SSL_get_error.
+// has taken every input byte (or found the socket empty) and holds nothing (no
+// plaintext, no record bytes: SSL_has_pending), another SSL_read could only
+// answer WANT_READ, so the loop stops there instead of paying for that call and
+// SSL_get_error.
 status session::drive(std::span<std::uint8_t> out, const io_slot& slot, std::size_t& produced) {
   if (!handshake_done()) {
     const int rc = SSL_do_handshake(ssl_);
@@ -349,15 +408,17 @@ status session::drive(std::span<std::uint8_t> out, const io_slot& slot, std::siz
     state_ |= established_bit;
   }
   const std::size_t input = slot.pre.size() + slot.in.size();
+  auto input_left = [&] { return slot.fd < 0 ? slot.taken < input : !slot.drained; };
   while (produced < out.size()) {
     std::size_t n = 0;
     const int rc = SSL_read_ex(ssl_, out.data() + produced, out.size() - produced, &n);
     if (rc != 1) return settle(rc, slot.wire_failed);
     produced += n;
-    if (slot.taken == input && SSL_has_pending(ssl_) == 0) return status::need_input;
+    if (!input_left() && SSL_has_pending(ssl_) == 0) return status::need_input;
   }
-  // `out` is full (or was empty): more to come only if input or plaintext is left.
-  return slot.taken < input || SSL_pending(ssl_) > 0 ? status::out_full : status::need_input;
+  // `out` is full (or was empty): more to come only if input or what OpenSSL
+  // holds is left (read-ahead may have brought whole records not yet decrypted).
+  return input_left() || SSL_has_pending(ssl_) != 0 ? status::out_full : status::need_input;
 }
 
 send_result session::send(std::span<const std::uint8_t> plain, buffer& wire) {

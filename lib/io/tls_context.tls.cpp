@@ -109,8 +109,14 @@ void set_common(SSL_CTX* ctx, tls_version min_version) {
   SSL_CTX_set_min_proto_version(ctx, version_of(min_version));
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
   // No record buffers while idle; SSL_write may be retried with the same bytes
-  // at another address, and reports records already written.
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // at another address. No partial writes: the BIO takes every byte (it fails
+  // only when out of memory, and that fails the session), so one SSL_write
+  // makes every record of a flush instead of returning after each one.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read-ahead: one read of the BIO fills the record buffer with as many records
+  // as arrived, instead of one read for each record's header and one for its body
+  // (session::receive_from: one recv for them, not two per record).
+  SSL_CTX_set_read_ahead(ctx, 1);
 }
 
 // One server SSL_CTX with settings from `o` and the certificate given.
