@@ -53,6 +53,22 @@ int adopted_socket(zws::Loop& loop, zws::Server& server, raw_server& relay) {
   return client;
 }
 
+// `count` upgraded peers on adopted_socket()s that read nothing; fewer on failure.
+std::vector<std::unique_ptr<raw_peer>> stalled_peers(zws::Loop& loop, zws::Server& server, raw_server& relay,
+                                                     int count) {
+  std::vector<std::unique_ptr<raw_peer>> peers;
+  for (int i = 0; i < count; ++i) {
+    const int fd = adopted_socket(loop, server, relay);
+    if (fd < 0) break;
+    peers.push_back(std::make_unique<raw_peer>(loop, fd, 0));
+    if (peers.back()->handshake("/").rfind("HTTP/1.1 101", 0) != 0) {
+      peers.pop_back();
+      break;
+    }
+  }
+  return peers;
+}
+
 // A message whose every 4 KiB block says where it is, so a byte out of place shows.
 std::string patterned(std::size_t n, char seed) {
   std::string m(n, seed);
@@ -285,13 +301,8 @@ void slow_subscribers_share(zws::backpressure_policy policy) {
   server.route("/", feed.behavior(limit, policy));
   ASSERT_FALSE(server.listen("127.0.0.1", 0));
   raw_server relay;
-  std::vector<std::unique_ptr<raw_peer>> slow;
-  for (int i = 0; i < slow_count; ++i) {
-    const int fd = adopted_socket(loop, server, relay);
-    ASSERT_GE(fd, 0);
-    slow.push_back(std::make_unique<raw_peer>(loop, fd, 0));
-    ASSERT_EQ(slow.back()->handshake("/").rfind("HTTP/1.1 101", 0), 0u);
-  }
+  auto slow = stalled_peers(loop, server, relay, slow_count);
+  ASSERT_EQ(slow.size(), std::size_t{slow_count});
   raw_peer fast(loop, server.port());
   ASSERT_EQ(fast.handshake("/").rfind("HTTP/1.1 101", 0), 0u);
   ASSERT_TRUE(run_until(loop, [&] { return server.subscribers("feed") == slow_count + 1; }));
@@ -375,13 +386,8 @@ TEST(SharedFrame, SlowSubscribersCountAgainstTheServerWideCap) {
   server.route("/", feed.behavior(std::size_t{64} << 20));
   ASSERT_FALSE(server.listen("127.0.0.1", 0));
   raw_server relay;
-  std::vector<std::unique_ptr<raw_peer>> slow;
-  for (int i = 0; i < slow_count; ++i) {
-    const int fd = adopted_socket(loop, server, relay);
-    ASSERT_GE(fd, 0);
-    slow.push_back(std::make_unique<raw_peer>(loop, fd, 0));
-    ASSERT_EQ(slow.back()->handshake("/").rfind("HTTP/1.1 101", 0), 0u);
-  }
+  auto slow = stalled_peers(loop, server, relay, slow_count);
+  ASSERT_EQ(slow.size(), std::size_t{slow_count});
   raw_peer fast(loop, server.port());
   ASSERT_EQ(fast.handshake("/").rfind("HTTP/1.1 101", 0), 0u);
   ASSERT_TRUE(run_until(loop, [&] { return server.subscribers("feed") == slow_count + 1; }));

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -74,6 +75,14 @@ inline tls_client_options client_options() {
   tls_client_options o;
   o.ca_file = cert_path("ca.pem");
   return o;
+}
+
+// n bytes of seeded noise: a payload whose every byte matters.
+inline std::string pattern(std::size_t n, std::uint32_t seed) {
+  std::string s(n, '\0');
+  std::mt19937 rng(seed);
+  for (char& ch : s) ch = static_cast<char>(rng());
+  return s;
 }
 
 inline std::span<const std::uint8_t> bytes_of(std::string_view s) {

@@ -27,13 +27,6 @@ contexts& shared() {
   return c;
 }
 
-std::string pattern(std::size_t n, std::uint32_t seed) {
-  std::string s(n, '\0');
-  std::mt19937 rng(seed);
-  for (char& ch : s) ch = static_cast<char>(rng());
-  return s;
-}
-
 TEST(TlsSession, Available) { EXPECT_TRUE(zws::tls_available()); }
 
 TEST(TlsSession, HandshakeAndDataBothWays) {
