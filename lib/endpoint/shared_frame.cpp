@@ -126,10 +126,7 @@ void out_queue_ptr::hold_lone(frame_ref frame) noexcept {
 out_queue& out_queue_ptr::queue() {
   if (p_ != nullptr && !lone()) return *owned();
   auto q = std::make_unique<out_queue>();
-  if (lone()) {
-    q->push_frame(frame_ref(frame()));  // the reference moves into the queue
-    p_ = nullptr;
-  }
+  if (lone()) q->push_frame(frame_ref(frame()));  // the reference moves into the queue
   p_ = reinterpret_cast<char*>(q.release());
   return *owned();
 }

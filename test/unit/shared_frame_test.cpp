@@ -10,6 +10,7 @@ namespace {
 
 using zws::detail::frame_ref;
 using zws::detail::out_queue;
+using zws::detail::out_queue_ptr;
 
 std::span<const std::uint8_t> bytes_of(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
@@ -88,6 +89,63 @@ TEST(OutQueue, StreamingNeverGrowsTheSegmentArrayWithoutBound) {
   }
   EXPECT_LT(q.segs.size(), 64u);
   EXPECT_EQ(q.pending, 2u);
+}
+
+// A lone frame is held without an out_queue, counted in full, gathered as one
+// iovec; queue() turns it into a queue holding the same reference (no copy, no
+// second reference); reset() releases it.
+TEST(OutQueuePtr, LoneFrameBecomesAQueueWithTheSameReference) {
+  const std::size_t before = frame_ref::live_frames();
+  out_queue_ptr q;
+  EXPECT_FALSE(q);
+  EXPECT_EQ(q.pending(), 0u);
+  iovec iov[4];
+  EXPECT_EQ(q.gather(iov, 4), 0);
+  {
+    frame_ref f = frame_ref::make(bytes_of("hello"));
+    q.hold_lone(f);
+  }
+  ASSERT_TRUE(q);
+  EXPECT_TRUE(q.lone());
+  EXPECT_EQ(frame_ref::live_frames(), before + 1);
+  EXPECT_EQ(q.pending(), 5u);
+  EXPECT_EQ(q.held(), 5u);
+  ASSERT_EQ(q.gather(iov, 4), 1);
+  EXPECT_EQ(std::string(static_cast<const char*>(iov[0].iov_base), iov[0].iov_len), "hello");
+
+  out_queue& oq = q.queue();
+  EXPECT_FALSE(q.lone());
+  EXPECT_EQ(frame_ref::live_frames(), before + 1);
+  EXPECT_EQ(oq.pending, 5u);
+  oq.consume_front(2);
+  oq.push_frame(frame_ref::make(bytes_of("!")));
+  ASSERT_EQ(q.gather(iov, 4), 2);
+  EXPECT_EQ(std::string(static_cast<const char*>(iov[0].iov_base), iov[0].iov_len), "llo");
+  EXPECT_EQ(q.pending(), 4u);
+  EXPECT_EQ(&q.queue(), &oq);  // already a queue: the same one
+  q.reset();
+  EXPECT_FALSE(q);
+  EXPECT_EQ(frame_ref::live_frames(), before);
+}
+
+TEST(OutQueuePtr, ReleasesALoneFrameWhenResetOrDestroyed) {
+  const std::size_t before = frame_ref::live_frames();
+  {
+    out_queue_ptr q;
+    q.hold_lone(frame_ref::make(bytes_of("a")));
+    q.reset();
+    EXPECT_EQ(frame_ref::live_frames(), before);
+    q.hold_lone(frame_ref::make(bytes_of("b")));
+  }
+  EXPECT_EQ(frame_ref::live_frames(), before);
+  out_queue_ptr q;
+  auto owned = std::make_unique<out_queue>();
+  owned->push_frame(frame_ref::make(bytes_of("cd")));
+  q.adopt(std::move(owned));
+  EXPECT_FALSE(q.lone());
+  EXPECT_EQ(q.held(), 2u);
+  q.reset();
+  EXPECT_EQ(frame_ref::live_frames(), before);
 }
 
 }  // namespace
