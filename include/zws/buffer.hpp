@@ -19,6 +19,8 @@ class buffer {
   buffer(const buffer&) = delete;
   buffer& operator=(const buffer&) = delete;
   buffer(buffer&& other) noexcept;
+  // The capacity of a buffer's first allocation.
+  static constexpr std::size_t first_capacity = 256;
   buffer& operator=(buffer&& other) noexcept;
   ~buffer();
 

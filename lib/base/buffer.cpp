@@ -34,7 +34,7 @@ std::uint8_t* buffer::prepare(std::size_t n) {
     std::memmove(data_, data_ + begin_, live);
   } else {
     std::size_t want = live + n;
-    std::size_t cap = cap_ ? std::size_t(cap_) * 2 : 256;
+    std::size_t cap = cap_ ? std::size_t(cap_) * 2 : first_capacity;
     while (cap < want) cap *= 2;
     if (cap > 0xFFFFFFFFu) {
       if (want > 0xFFFFFFFFu) throw std::bad_alloc();

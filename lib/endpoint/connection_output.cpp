@@ -156,6 +156,7 @@ send_status connection::send_direct(opcode op, std::span<const std::uint8_t> pay
 buffer& connection::output() noexcept {
   if (out_empty() && r().corked() == this) return r().cork_buffer();
   pong_len_ = no_pong;  // whatever is written next ends out_ (see queue_pong)
+  if (out_.capacity() == 0) out_ = r().take_small();
   return out_;
 }
 
@@ -240,6 +241,11 @@ send_status connection::send_shared(const frame_ref& frame) {
   // enough to go alone.
   if (size < tiny_frame || (corked && out_empty() && size < direct_write_min)) {
     buffer& to = output();
+    if (&to == &out_ && out_.empty() && queue_.lone() && queue_.pending() < tiny_frame) {
+      // A tiny lone frame joins it: one buffer, one iovec, one plain send.
+      to.append(queue_.lone_bytes());
+      queue_.reset();
+    }
     to.append(frame.bytes());
     wrote(to);
     return status;

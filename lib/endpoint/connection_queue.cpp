@@ -138,7 +138,7 @@ void connection::drop_queued_data() {
 
 void connection::drop_output() noexcept {
   queue_.reset();
-  out_.release();
+  r().give_small(out_);
   out_skew_ = 0;
   pong_len_ = no_pong;
 }

@@ -119,11 +119,12 @@ class out_queue_ptr {
   std::size_t held() const noexcept;
   // The rest of each segment, in order, into at most `max` iovecs; how many.
   int gather(iovec* iov, int max) const noexcept;
+  // The lone frame's bytes (lone() only).
+  std::span<const std::uint8_t> lone_bytes() const noexcept;
 
  private:
   out_queue* owned() const noexcept { return reinterpret_cast<out_queue*>(p_); }
   shared_frame* frame() const noexcept { return reinterpret_cast<shared_frame*>(p_ - 1); }
-  std::span<const std::uint8_t> lone_bytes() const noexcept;
   // The out_queue, or the shared_frame's address plus one (both are aligned).
   char* p_ = nullptr;
 };

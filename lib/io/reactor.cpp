@@ -28,6 +28,7 @@ failure sys_failure(const char* what) { return failure(errno, std::string(what) 
 
 reactor::reactor() : epoch_(clock::now()), now_(epoch_), recv_(new std::uint8_t[recv_buffer_size]) {
   spares_.reserve(spare_count);
+  smalls_.reserve(small_count);
   wake_.owner = this;
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) {
@@ -131,6 +132,22 @@ void reactor::give_spare(buffer& b) noexcept {
   b.clear();
   spares_.push_back(std::move(b));  // no allocation: reserved for spare_count
   spare_held_ += cap;
+}
+
+buffer reactor::take_small() noexcept {
+  if (smalls_.empty()) return {};
+  buffer b = std::move(smalls_.back());
+  smalls_.pop_back();
+  return b;
+}
+
+void reactor::give_small(buffer& b) noexcept {
+  if (b.capacity() != buffer::first_capacity || smalls_.size() == small_count) {
+    b.release();
+    return;
+  }
+  b.clear();
+  smalls_.push_back(std::move(b));  // no allocation: reserved for small_count
 }
 
 void reactor::read_later(io_handle* h) {

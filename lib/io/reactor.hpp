@@ -162,6 +162,18 @@ class reactor {
   // is room (made by releasing smaller spares), else released.
   void give_spare(buffer& b) noexcept;
 
+  // Output buffers of a first allocation (a few tiny frames queued behind another)
+  // are recycled too. A publish queues a tiny frame or two for each of thousands of
+  // subscribers and the batch's flush frees them all: freed together they make
+  // malloc give the top of the heap back to the kernel, and the next batch faults
+  // it in again (about a tenth of a fan-out's server CPU). At most small_count are
+  // kept (256 KiB per loop).
+  static constexpr std::size_t small_count = 1024;
+  // An empty buffer with buffer::first_capacity, or a null one when none is kept.
+  buffer take_small() noexcept;
+  // Empties `b`: kept for take_small when it has buffer::first_capacity and there is room.
+  void give_small(buffer& b) noexcept;
+
   // A table of live objects for cross-thread handles: an id plus a generation
   // that changes when the slot is reused, so a stale handle finds nothing.
   struct slot_ref {
@@ -226,6 +238,7 @@ class reactor {
   io_handle* corked_ = nullptr;
   std::vector<buffer> spares_;
   std::size_t spare_held_ = 0;  // capacity of spares_, in bytes
+  std::vector<buffer> smalls_;
 
   std::vector<io_handle*> ready_, flush_, dead_;
   std::vector<std::function<void()>> deferred_;

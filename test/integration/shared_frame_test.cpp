@@ -190,6 +190,11 @@ TEST(SharedFrame, OwnedBytesSharedFramesAndPingsKeepTheirOrder) {
     ws.ping(m);
     want.push_back({opcode::ping, std::move(m)});
   };
+  // Tiny frames into an empty queue: the first is held alone, the next joins it in one buffer.
+  publish("p");
+  publish("qq");
+  send("rrr");
+  publish("ssss");
   for (int round = 0; round < 6; ++round) {
     const char c = static_cast<char>('a' + round);
     send(patterned(std::size_t{40} << 10, c));  // large: straight to the socket, the rest owned

@@ -320,3 +320,33 @@ TEST(Reactor, ALargerSpareTakesThePlaceOfSmallerOnesWhenThePoolIsFull) {
   EXPECT_EQ(r.take_spare(1).capacity(), reactor::spare_bytes / 2);
   EXPECT_EQ(r.take_spare(1).capacity(), 0u);
 }
+
+TEST(Reactor, SmallOutputBuffersAreRecycledUpToSmallCount) {
+  using zws::detail::reactor;
+  reactor r;
+  EXPECT_EQ(r.take_small().capacity(), 0u);  // none kept yet
+  zws::buffer a = sized(1);
+  ASSERT_EQ(a.capacity(), zws::buffer::first_capacity);
+  const std::uint8_t* pa = a.data();
+  r.give_small(a);
+  EXPECT_EQ(a.capacity(), 0u);  // the memory moved into the loop
+  zws::buffer got = r.take_small();
+  EXPECT_EQ(got.capacity(), zws::buffer::first_capacity);
+  EXPECT_EQ(got.data(), pa);  // the same memory, emptied
+  EXPECT_TRUE(got.empty());
+  EXPECT_EQ(r.take_small().capacity(), 0u);
+
+  zws::buffer grown = sized(zws::buffer::first_capacity + 1);
+  r.give_small(grown);  // not a first allocation: released
+  EXPECT_EQ(grown.capacity(), 0u);
+  EXPECT_EQ(r.take_small().capacity(), 0u);
+
+  for (std::size_t i = 0; i < reactor::small_count + 3; ++i) {
+    zws::buffer b = sized(1);
+    r.give_small(b);
+    EXPECT_EQ(b.capacity(), 0u);  // kept or released, never left behind
+  }
+  std::size_t kept = 0;
+  while (r.take_small().capacity() != 0) ++kept;
+  EXPECT_EQ(kept, reactor::small_count);
+}
