@@ -198,6 +198,7 @@ class connection final : public io_handle, public WebSocket {
   long uncork_tls();
   long write_tls();
   tls::send_result encrypt_output();
+  void make_wire_room(std::size_t plain);
   send_status send_direct_tls(opcode op, std::span<const std::uint8_t> payload, send_status status);
   // Appends close_notify (once) and sends what it can; true when nothing is left to send.
   bool tls_goodbye();

@@ -9,7 +9,8 @@
 // (into in_ only when a frame is left incomplete). Output: out_ and the loop's cork keep plaintext, so backpressure,
 // pong replacement and keep_latest work as for plain connections; a flush is
 // one SSL_write (records of up to 16 KiB) into tls_link::wire, the ciphertext
-// the kernel has not taken. Queued output (the queue's segments, then out_) is
+// the kernel has not taken (a flush of a record or more writes into a buffer
+// recycled through the loop: make_wire_room). Queued output (the queue's segments, then out_) is
 // encrypted only when wire is empty, at most tls_chunk bytes at a time, so what
 // waits stays plaintext (and a shared frame stays shared) as long as it can. A
 // segment of a record or more is encrypted from where it lies; smaller ones are
@@ -18,6 +19,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "endpoint/connection.hpp"
 #include "io/net.hpp"
@@ -30,6 +32,9 @@ namespace {
 constexpr std::size_t tls_chunk = std::size_t{256} << 10;
 // A TLS record's most plaintext.
 constexpr std::size_t tls_record = std::size_t{16} << 10;
+// A record's most ciphertext beyond its plaintext, for any cipher we allow (TLS 1.3
+// AEAD: 22 bytes; TLS 1.2 GCM: 29); a low guess only costs a doubling.
+constexpr std::size_t tls_record_overhead = 64;
 
 }  // namespace
 
@@ -143,6 +148,7 @@ long connection::uncork_tls() {
   buffer& cork = r().cork_buffer();
   if (!cork.empty()) {
     if (out_empty() && !blocked_ && t.session.handshake_done()) {
+      make_wire_room(cork.size());
       const tls::send_result res = t.session.send(cork.bytes(), t.wire);
       cork.clear();
       if (res.state == tls::status::failed) return -EPROTO;
@@ -165,7 +171,7 @@ long connection::write_tls() {
   for (;;) {
     if (t.wire.empty()) {
       if (out_empty() || !t.session.handshake_done()) {
-        t.wire.release();  // an idle connection holds no ciphertext room
+        r().give_spare(t.wire);  // an idle connection holds no ciphertext room
         sync_backlog();
         return 0;
       }
@@ -195,7 +201,11 @@ tls::send_result connection::encrypt_output() {
   iovec iov[8];
   const int k = gather_output(iov, 8);
   const std::span<const std::uint8_t> front(static_cast<const std::uint8_t*>(iov[0].iov_base), iov[0].iov_len);
-  if (k == 1 || front.size() >= tls_record) return t.session.send(front.first(std::min(front.size(), tls_chunk)), t.wire);
+  if (k == 1 || front.size() >= tls_record) {
+    const auto plain = front.first(std::min(front.size(), tls_chunk));
+    make_wire_room(plain.size());
+    return t.session.send(plain, t.wire);
+  }
   std::array<std::uint8_t, tls_record> record;
   std::size_t n = 0;
   for (int i = 0; i < k && n < record.size(); ++i) {
@@ -204,6 +214,29 @@ tls::send_result connection::encrypt_output() {
     n += take;
   }
   return t.session.send(std::span<const std::uint8_t>(record.data(), n), t.wire);
+}
+
+// Room in an empty wire for the ciphertext of `plain` bytes of a record or more:
+// a buffer recycled through the loop (reactor::take_spare), else one of at least
+// reactor::spare_min, which write_tls gives back to the loop once sent. Without
+// it each large flush would grow wire by doubling and free it after: 128 KiB for
+// a 64 KiB message, malloc'ed and freed at the top of the heap, which made malloc
+// trim the heap and the next flush fault it in again (T3 at a fifth of its rate).
+void connection::make_wire_room(std::size_t plain) {
+  tls_link& t = *tls();
+  if (plain < tls_record || !t.wire.empty()) return;
+  const std::size_t need = plain + (plain / tls_record + 1) * tls_record_overhead;
+  if (t.wire.capacity() >= need) return;
+  buffer spare = r().take_spare(need);
+  if (spare.capacity() == 0) {
+    try {
+      spare.prepare(std::max(need, reactor::spare_min));
+    } catch (const std::bad_alloc&) {
+      return;  // the send itself will find out
+    }
+  }
+  t.wire.release();
+  t.wire = std::move(spare);
 }
 
 // A large payload: header and payload encrypted straight from the caller's
@@ -216,6 +249,7 @@ send_status connection::send_direct_tls(opcode op, std::span<const std::uint8_t>
   const std::size_t lead = std::min(payload.size(), first.size() - head.size);
   std::memcpy(first.data(), head.bytes, head.size);
   std::memcpy(first.data() + head.size, payload.data(), lead);
+  make_wire_room(head.size + payload.size());
   tls::send_result res = t.session.send(std::span<const std::uint8_t>(first.data(), head.size + lead), t.wire);
   if (res.state != tls::status::failed && lead < payload.size()) res = t.session.send(payload.subspan(lead), t.wire);
   if (res.state != tls::status::failed) {
