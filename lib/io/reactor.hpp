@@ -147,13 +147,16 @@ class reactor {
   io_handle* corked() const noexcept { return corked_; }
   void set_corked(io_handle* h) noexcept { corked_ = h; }
 
-  // Input buffers of frames larger than one read are recycled through the loop.
-  // A buffer that grows as its frame arrives copies itself at every doubling
-  // (about one copy of the whole frame); a recycled buffer that already holds
-  // the frame's size costs none. Handing one out adds no memory, so it may be
-  // sized by what a header announces. At most spare_count buffers, spare_bytes
-  // together, are kept between uses; when that is full, the largest are kept.
-  static constexpr std::size_t spare_min = std::size_t{256} << 10;
+  // Input buffers of frames left incomplete by a read, and TLS ciphertext of large
+  // flushes, are recycled through the loop. A buffer that grows as its frame
+  // arrives copies itself at every doubling (about one copy of the whole frame);
+  // a recycled buffer that already holds the frame's size costs none. Handing one
+  // out adds no memory, so it may be sized by what a header announces. Freeing
+  // buffers of this size after each message would also make malloc trim the top
+  // of the heap and the next message fault it in again. At most spare_count
+  // buffers, spare_bytes together, are kept between uses; when that is full, the
+  // largest are kept. spare_min is the least input room a connection reads into.
+  static constexpr std::size_t spare_min = std::size_t{64} << 10;
   static constexpr std::size_t spare_count = 4;
   static constexpr std::size_t spare_bytes = std::size_t{32} << 20;
   // The smallest kept buffer with capacity of at least `n` bytes, or an empty one.
