@@ -52,6 +52,14 @@ struct fan_order {
   std::set<std::pair<std::uint32_t, u64>> missing;
 };
 
+// Writes a record's stamp (the first fan_head bytes): magic, publisher, sequence number, send time.
+inline void fan_stamp(char* head, std::uint32_t id, u64 seq, i64 sent_at) noexcept {
+  std::memcpy(head, &fan_magic, 4);
+  std::memcpy(head + 4, &id, 4);
+  std::memcpy(head + 8, &seq, 8);
+  std::memcpy(head + 16, &sent_at, 8);
+}
+
 // Checks one delivered message d[0, o.size) against the stamp format and the
 // order so far; counts it in r (and its latency) unless it is malformed or a
 // duplicate. Returns whether it counted as a delivery.
@@ -213,11 +221,7 @@ class fan_worker {
   void publish(pub& p) {
     if (!publishing_ || p.ws == nullptr) return;
     char head[fan_head];
-    const i64 stamp = now_ns();
-    std::memcpy(head, &fan_magic, 4);
-    std::memcpy(head + 4, &p.id, 4);
-    std::memcpy(head + 8, &p.sent, 8);
-    std::memcpy(head + 16, &stamp, 8);
+    fan_stamp(head, p.id, p.sent, now_ns());
     msg_.assign(head, fan_head);
     msg_.append(filler_);
     p.ws->send(msg_, zws::opcode::binary);
