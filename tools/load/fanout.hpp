@@ -2,10 +2,10 @@
 // fan-out server (zws-echo --fanout, or any server where every connection of a
 // path gets every message sent on it).
 //
-// Unlike the echo mode, this one is built on the zws client (zws::connect, one
-// zws::Loop per thread): here the load generator's work per delivery is one
-// callback reading a 24-byte stamp, the cost lies in the server's fan-out, and
-// the client brings wss:// and permessage-deflate with it. Each message is
+// fan_worker is built on the zws client (zws::connect, one zws::Loop per
+// thread), which brings wss:// and permessage-deflate with it; it runs those,
+// and --zws-client. Plain ws:// goes to fan_ws_worker (fanout_ws.hpp), whose
+// cost per delivery is a fraction of the client's. Each message is
 //   "zwsF" · publisher (u32) · sequence number (u64) · send time (i64, ns,
 //   CLOCK_MONOTONIC: one clock for every process of the machine) · filler
 // and every subscriber checks, per publisher, that sequence numbers come one
