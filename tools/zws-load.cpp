@@ -9,17 +9,21 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "load/connection.hpp"
 #include "load/fanout.hpp"
 #include "load/fanout_raw.hpp"
+#include "load/fanout_ws.hpp"
 #include "load/options.hpp"
 #include "load/report.hpp"
 #include "load/target.hpp"
@@ -172,7 +176,8 @@ void pause(double seconds) {
   while (!got_stop && now_ns() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
-// --fanout (tools/load/fanout.hpp; --raw: fanout_raw.hpp): connect everyone, let
+// --fanout (tools/load/fanout_ws.hpp; --raw: fanout_raw.hpp; wss://, --deflate,
+// --zws-client: fanout.hpp): connect everyone, let
 // subscriptions settle, publish for -D seconds, wait for the last deliveries, count.
 template <class fan_worker>
 int run_fanout(const options& o) {
@@ -233,6 +238,16 @@ int run_fanout(const options& o) {
   return ok ? 0 : 3;
 }
 
+// Whether fan_ws_worker can drive this run: it speaks plain ws:// without
+// extensions, so wss:// (anywhere), --deflate and --zws-client take the zws client.
+bool lean_fanout(const options& o) {
+  auto secure = [](const std::string& url) {
+    const std::optional<zws::url> u = zws::parse_url(url);
+    return u && u->secure;
+  };
+  return !o.zws_client && !o.deflate && !secure(o.url) && std::none_of(o.sub_urls.begin(), o.sub_urls.end(), secure);
+}
+
 }  // namespace
 }  // namespace zws_load
 
@@ -252,7 +267,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (o.fanout && !zws_load::raise_fd_limit(o)) return 1;
-  if (o.fanout) return o.raw ? zws_load::run_fanout<zws_load::fan_raw_worker>(o)
-                             : zws_load::run_fanout<zws_load::fan_worker>(o);
+  if (o.fanout && o.raw) return zws_load::run_fanout<zws_load::fan_raw_worker>(o);
+  if (o.fanout) return zws_load::lean_fanout(o) ? zws_load::run_fanout<zws_load::fan_ws_worker>(o)
+                                                : zws_load::run_fanout<zws_load::fan_worker>(o);
   return zws_load::run(o);
 }

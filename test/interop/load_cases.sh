@@ -200,6 +200,12 @@ if echo_server fan_port fanout --fanout && echo_server lone_port lone --fanout; 
   fanned "zws-echo --fanout, closed loop" clean "$room" --subscribers 20 --publishers 2 -d 4
   fanned "zws-echo --fanout, open loop 2000/s, 2 threads" clean "$room" --subscribers 40 --publishers 4 -R 2000 --threads 2
   fanned "zws-echo --fanout, 4000 B messages" clean "$room" --subscribers 10 --publishers 2 -s 4000
+  fanned "zws-echo --fanout, 70000 B messages (64-bit lengths)" clean "$room" --subscribers 4 --publishers 1 -s 70000
+  # The runs above take zws-load's lean ws:// worker (fanout_ws.hpp); these its
+  # zws-client one, which wss:// and --deflate take too.
+  fanned "zws-echo --fanout, closed loop, --zws-client" clean "$room" --zws-client --subscribers 20 --publishers 2 -d 4
+  fanned "zws-echo --fanout, open loop 2000/s, 2 threads, --zws-client" clean "$room" --zws-client --subscribers 40 \
+    --publishers 4 -R 2000 --threads 2
   # Two servers that share nothing: the second one's subscribers miss every message.
   fanned "subscribers on an unbridged second server" caught "$room" --subscribers 4 --publishers 1 -R 500 \
     --sub-url "$room" --sub-url "ws://127.0.0.1:$lone_port/room"

@@ -2,10 +2,10 @@
 // fan-out server (zws-echo --fanout, or any server where every connection of a
 // path gets every message sent on it).
 //
-// Unlike the echo mode, this one is built on the zws client (zws::connect, one
-// zws::Loop per thread): here the load generator's work per delivery is one
-// callback reading a 24-byte stamp, the cost lies in the server's fan-out, and
-// the client brings wss:// and permessage-deflate with it. Each message is
+// fan_worker is built on the zws client (zws::connect, one zws::Loop per
+// thread), which brings wss:// and permessage-deflate with it; it runs those,
+// and --zws-client. Plain ws:// goes to fan_ws_worker (fanout_ws.hpp), whose
+// cost per delivery is a fraction of the client's. Each message is
 //   "zwsF" · publisher (u32) · sequence number (u64) · send time (i64, ns,
 //   CLOCK_MONOTONIC: one clock for every process of the machine) · filler
 // and every subscriber checks, per publisher, that sequence numbers come one
@@ -51,6 +51,14 @@ struct fan_order {
   std::vector<u64> next;
   std::set<std::pair<std::uint32_t, u64>> missing;
 };
+
+// Writes a record's stamp (the first fan_head bytes): magic, publisher, sequence number, send time.
+inline void fan_stamp(char* head, std::uint32_t id, u64 seq, i64 sent_at) noexcept {
+  std::memcpy(head, &fan_magic, 4);
+  std::memcpy(head + 4, &id, 4);
+  std::memcpy(head + 8, &seq, 8);
+  std::memcpy(head + 16, &sent_at, 8);
+}
 
 // Checks one delivered message d[0, o.size) against the stamp format and the
 // order so far; counts it in r (and its latency) unless it is malformed or a
@@ -213,11 +221,7 @@ class fan_worker {
   void publish(pub& p) {
     if (!publishing_ || p.ws == nullptr) return;
     char head[fan_head];
-    const i64 stamp = now_ns();
-    std::memcpy(head, &fan_magic, 4);
-    std::memcpy(head + 4, &p.id, 4);
-    std::memcpy(head + 8, &p.sent, 8);
-    std::memcpy(head + 16, &stamp, 8);
+    fan_stamp(head, p.id, p.sent, now_ns());
     msg_.assign(head, fan_head);
     msg_.append(filler_);
     p.ws->send(msg_, zws::opcode::binary);

@@ -41,6 +41,7 @@ struct options {
   std::uint32_t subscribers = 10;
   std::uint32_t publishers = 1;
   std::vector<std::string> sub_urls;  // where subscribers connect, in turn (default: URL)
+  bool zws_client = false;            // --zws-client: subscribers and publishers on the zws client
 };
 
 inline constexpr const char* usage_text =
@@ -95,7 +96,10 @@ inline constexpr const char* usage_text =
     "                   publisher keeps -d messages (default 1) in flight, sending the\n"
     "                   next when its own copy comes back\n"
     "  -s BYTES         message size, at least 24 (default 64)\n"
-    "  --raw            plain TCP (tcp://host:port) to a raw fan-out server (every\n"
+    "  --zws-client     run subscribers and publishers on the zws client library (one\n"
+    "                   zws::Loop per thread), as wss:// and --deflate always do;\n"
+    "                   by default ws:// uses zws-load's own lean frame reader\n"
+  "  --raw            plain TCP (tcp://host:port) to a raw fan-out server (every\n"
     "                   byte to every connection, e.g. bench/fanout_tcp): messages\n"
     "                   are the same records, -s bytes each, back to back\n"
     "  --help           this text\n"
@@ -184,6 +188,8 @@ inline int parse_options(int argc, char** argv, options& o) {
       o.deflate = true;
     } else if (a == "--fanout") {
       o.fanout = true;
+    } else if (a == "--zws-client") {
+      o.zws_client = true;
     } else if (a == "--subscribers") {
       if (!count(o.subscribers, 1)) return bad("--subscribers", v);
     } else if (a == "--publishers") {
@@ -232,6 +238,7 @@ inline int parse_options(int argc, char** argv, options& o) {
   if (o.raw && o.size == 0) return bad("-s (--raw needs at least 1 byte)", "0");
   if (o.raw && (o.deflate || o.payload_json)) return bad("option with --raw", o.deflate ? "--deflate" : "--payload json");
   if (o.payload_json && o.size < 48) return bad("-s (--payload json needs at least 48 bytes)", "");
+  if (o.zws_client && (!o.fanout || o.raw)) return bad("option without --fanout (or with --raw)", "--zws-client");
   if (o.fanout) {
     if (o.idle || o.payload_json || (o.raw && o.deflate))
       return bad("option with --fanout", o.idle ? "--idle" : o.deflate ? "--deflate" : "--payload json");
