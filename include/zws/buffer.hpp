@@ -19,10 +19,11 @@ class buffer {
   buffer(const buffer&) = delete;
   buffer& operator=(const buffer&) = delete;
   buffer(buffer&& other) noexcept;
-  // The capacity of a buffer's first allocation.
-  static constexpr std::size_t first_capacity = 256;
   buffer& operator=(buffer&& other) noexcept;
   ~buffer();
+
+  // The capacity of a buffer's first allocation.
+  static constexpr std::size_t first_capacity = 256;
 
   std::uint8_t* data() noexcept { return data_ + begin_; }
   const std::uint8_t* data() const noexcept { return data_ + begin_; }
@@ -45,9 +46,9 @@ class buffer {
 
   // Drops `n` bytes from the front (n <= size()).
   void consume(std::size_t n) noexcept;
-  // Empties the buffer, keeping its memory.
   // Keeps the first n bytes (n <= size()).
   void truncate(std::size_t n) noexcept { end_ = begin_ + static_cast<std::uint32_t>(n); }
+  // Empties the buffer, keeping its memory.
   void clear() noexcept { begin_ = end_ = 0; }
   // Empties the buffer and returns its memory.
   void release() noexcept;
