@@ -30,9 +30,11 @@
 #   F1        fan-out as fast as possible: E2E_F1_SUBS (1,000) subscribers, one publisher,
 #             closed loop (depth 8): deliveries/s, zws-echo --fanout against fanout_tcp
 #   F2        E2E_F2_SUBS (10,000) subscribers, 128 B at 100 publishes/s: latency
-#   F3        E2E_F3_RATE (20) publishes/s to E2E_F2_SUBS subscribers through two zws-echo
+#   F3        E2E_F3_RATE (2) publishes/s to E2E_F2_SUBS subscribers through two zws-echo
 #             --fanout --redis and one redis-server, against one zws-echo --fanout at the
-#             same rate: the latency Redis adds at a rate the box sustains
+#             same rate: the latency Redis adds at a rate the box sustains (one publish to
+#             10,000 subscribers is 10,000 loopback sends, 70-100 ms of core 0 here: at 2/s
+#             each sweep ends before the next begins; from about 10/s they overlap)
 # Peers in the wave-2 rows, each when present: Node ws (bench/node_echo.js --tls-cert,
 # --deflate, --fanout) in T, Z and F1; uWebSockets (E2E_UWS, default build/uws_echo, which
 # bench/uws_build.sh builds from a uWebSockets checkout: SSLApp, shared and dedicated
@@ -55,7 +57,7 @@ SCENARIOS=${E2E_SCENARIOS:-A B C D E M S}
 F1_SUBS=${E2E_F1_SUBS:-1000}
 F2_SUBS=${E2E_F2_SUBS:-10000}
 FAN_DEPTH=${E2E_FAN_DEPTH:-8}
-F3_RATE=${E2E_F3_RATE:-20}
+F3_RATE=${E2E_F3_RATE:-2}
 UWS=${E2E_UWS:-build/uws_echo}
 # zws-echo --deflate's --max-zlib-memory: past its default (256 MiB) new connections are
 # answered without deflate, so ZM's 10,000 would not all compress.
