@@ -227,10 +227,13 @@ void connection::make_wire_room(std::size_t plain) {
   if (plain < tls_record || !t.wire.empty()) return;
   const std::size_t need = plain + (plain / tls_record + 1) * tls_record_overhead;
   if (t.wire.capacity() >= need) return;
-  buffer spare = r().take_spare(need);
+  // Not a spare many times the size (one a 16 MiB frame left): a slow reader would
+  // hold it, and the next large frame would have to grow its own.
+  const std::size_t size = std::max(need, reactor::spare_min);
+  buffer spare = r().take_spare(need, 4 * size);
   if (spare.capacity() == 0) {
     try {
-      spare.prepare(std::max(need, reactor::spare_min));
+      spare.prepare(size);
     } catch (const std::bad_alloc&) {
       return;  // the send itself will find out
     }

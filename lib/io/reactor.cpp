@@ -98,10 +98,11 @@ void reactor::detach(io_handle* h) noexcept {
 
 // --- recycled input buffers --------------------------------------------------------
 
-buffer reactor::take_spare(std::size_t n) noexcept {
+buffer reactor::take_spare(std::size_t n, std::size_t most) noexcept {
   auto best = spares_.end();
   for (auto it = spares_.begin(); it != spares_.end(); ++it)
-    if (it->capacity() >= n && (best == spares_.end() || it->capacity() < best->capacity())) best = it;
+    if (it->capacity() >= n && it->capacity() <= most && (best == spares_.end() || it->capacity() < best->capacity()))
+      best = it;
   if (best == spares_.end()) return {};
   buffer b = std::move(*best);
   spares_.erase(best);

@@ -159,8 +159,9 @@ class reactor {
   static constexpr std::size_t spare_min = std::size_t{64} << 10;
   static constexpr std::size_t spare_count = 4;
   static constexpr std::size_t spare_bytes = std::size_t{32} << 20;
-  // The smallest kept buffer with capacity of at least `n` bytes, or an empty one.
-  buffer take_spare(std::size_t n) noexcept;
+  // The smallest kept buffer with capacity of at least `n` bytes and at most
+  // `most`, or an empty one.
+  buffer take_spare(std::size_t n, std::size_t most = SIZE_MAX) noexcept;
   // Empties `b`: its memory is kept for take_spare when large enough and there
   // is room (made by releasing smaller spares), else released.
   void give_spare(buffer& b) noexcept;

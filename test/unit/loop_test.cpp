@@ -271,6 +271,17 @@ TEST(Reactor, SpareBuffersAreReusedSmallestFitFirst) {
   EXPECT_EQ(r.take_spare(1).capacity(), 0u);  // both handed out
 }
 
+TEST(Reactor, SpareBuffersCanBeAskedForWithinABound) {
+  // A TLS flush of 17 KiB must not take (and, blocked, hold) the spare a 16 MiB frame left.
+  zws::detail::reactor r;
+  zws::buffer a = sized(1 << 20), b = sized(4 << 20);
+  r.give_spare(b);
+  r.give_spare(a);
+  EXPECT_EQ(r.take_spare(1, 2 << 20).capacity(), std::size_t{1} << 20);
+  EXPECT_EQ(r.take_spare(1, 2 << 20).capacity(), 0u);  // only the 4 MiB one is left: too large
+  EXPECT_EQ(r.take_spare(3 << 20, 4 << 20).capacity(), std::size_t{4} << 20);  // the bound is inclusive
+}
+
 TEST(Reactor, SpareBuffersAreBoundedInCountSizeAndTotal) {
   using zws::detail::reactor;
   reactor r;
