@@ -1,7 +1,7 @@
 // Tests tools/load/fanout_ws.hpp without sockets: fan_ws_stream (the upgrade
 // response; the server's frames cut from the stream, whole, byte by byte and
 // split at every offset; pings answered; every rule still enforced) and
-// fan_ws_append (a publisher's frame).
+// frame_format's two-piece append (a publisher's frame).
 #include "../../tools/load/fanout_ws.hpp"
 
 #include <gtest/gtest.h>
@@ -182,17 +182,38 @@ TEST(FanWsStream, RefusesAnotherStatusAndAnExtensionNotOffered) {
   EXPECT_EQ(t.feed({reinterpret_cast<const char*>(b.data()), b.size()}), fan_ws_status::failed);
 }
 
+TEST(FanWsStream, RefusesAnEndlessResponseHead) {
+  client c;
+  c.accept();
+  const std::string line = "X-Filler: " + std::string(1000, 'x') + "\r\n";
+  std::string head = "HTTP/1.1 101 Switching Protocols\r\n";
+  ASSERT_EQ(c.feed(head), fan_ws_status::more);
+  for (;;) {
+    head += line;
+    if (head.size() > fan_ws_stream::max_response_head) break;
+    ASSERT_EQ(c.feed(line), fan_ws_status::more) << head.size();  // no end yet, within the limit
+  }
+  EXPECT_EQ(c.feed(line), fan_ws_status::failed);
+  EXPECT_FALSE(c.s.open());
+}
+
 TEST(FanWsAppend, WritesOneMaskedFrameTheServerReadsAsTheRecord) {
-  const zws_load::frame_format fmt(zws::opcode::binary, record_size);
-  const std::string r = record(3, 77);
-  zws::buffer out;
-  zws_load::fan_ws_append(out, fmt, r.data(), std::string_view(r).substr(zws_load::fan_head), {{9, 8, 7, 6}});
-  zws::reader server(zws::role::server);
-  const zws::read_result got = server.next(out.bytes());
-  ASSERT_EQ(got.ev.kind, zws::event_kind::message);
-  EXPECT_EQ(got.ev.op, zws::opcode::binary);
-  EXPECT_EQ(got.ev.text(), r);
-  EXPECT_EQ(got.consumed, out.size());
+  // A head that is no multiple of 4 too: the tail goes on at the key's phase.
+  for (const std::size_t cut : {zws_load::fan_head, std::size_t{7}}) {
+    const zws_load::frame_format fmt(zws::opcode::binary, record_size);
+    const std::string r = record(3, 77);
+    const auto bytes = [](std::string_view s) {
+      return std::span(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+    };
+    zws::buffer out;
+    fmt.append(out, bytes(std::string_view(r).substr(0, cut)), bytes(std::string_view(r).substr(cut)), {{9, 8, 7, 6}});
+    zws::reader server(zws::role::server);
+    const zws::read_result got = server.next(out.bytes());
+    ASSERT_EQ(got.ev.kind, zws::event_kind::message);
+    EXPECT_EQ(got.ev.op, zws::opcode::binary);
+    EXPECT_EQ(got.ev.text(), r) << cut;
+    EXPECT_EQ(got.consumed, out.size());
+  }
 }
 
 }  // namespace

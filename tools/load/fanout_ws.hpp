@@ -28,22 +28,6 @@
 
 namespace zws_load {
 
-// Appends record `head` (fan_head bytes) + `filler` as one client frame masked
-// with `key`, in the header `f` sends (f.send_head).
-inline void fan_ws_append(zws::buffer& out, const frame_format& f, const char* head, std::string_view filler,
-                          zws::mask_key key) {
-  const std::size_t hs = f.send_head_size, n = fan_head + filler.size();
-  std::uint8_t* d = out.prepare(hs + 4 + n);
-  std::memcpy(d, f.send_head, hs);
-  std::memcpy(d + hs, key.bytes, 4);
-  auto bytes = [](const char* p, std::size_t k) { return std::span(reinterpret_cast<const std::uint8_t*>(p), k); };
-  // fan_head is a multiple of 4: the filler starts at key phase 0 again.
-  static_assert(fan_head % 4 == 0);
-  zws::mask_copy({d + hs + 4, fan_head}, bytes(head, fan_head), key);
-  zws::mask_copy({d + hs + 4 + fan_head, filler.size()}, bytes(filler.data(), filler.size()), key);
-  out.commit(hs + 4 + n);
-}
-
 enum class fan_ws_status : std::uint8_t {
   more,    // go on: keep the bytes not consumed, call again with more behind them
   opened,  // the server accepted the upgrade: call again with the rest
@@ -76,6 +60,8 @@ class fan_ws_stream {
     zws::write_upgrade_request(out, {.host = host, .target = path}, key_);
   }
   const zws::client_key& key() const noexcept { return key_; }
+  // A response head longer than this, still without its end, fails the connection.
+  static constexpr std::size_t max_response_head = 16 * 1024;
   bool open() const noexcept { return open_; }
 
   // Handles what `bytes` holds up to the first incomplete frame (or head), or up
@@ -129,7 +115,8 @@ class fan_ws_stream {
   fan_ws_result upgrade(std::span<const std::uint8_t> bytes) {
     const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     const std::size_t end = text.find("\r\n\r\n");
-    if (end == std::string_view::npos) return {0, text.size() > 16 * 1024 ? fan_ws_status::failed : fan_ws_status::more};
+    if (end == std::string_view::npos)
+      return {0, text.size() > max_response_head ? fan_ws_status::failed : fan_ws_status::more};
     zws::http::response_parser parser;  // once per connection, on the stack: no parser kept per connection
     const zws::http::parse_result r = parser.parse(text.substr(0, end + 4));
     if (r.status != zws::http::parse_status::done || zws::verify_upgrade_response(parser.get(), key_) != zws::error::none)
@@ -188,7 +175,10 @@ class fan_ws_worker : public fan_loop_worker<fan_ws_worker> {
     }
   }
 
-  void frame(fan_conn& c, const char* head) { fan_ws_append(c.out, fmt_, head, filler_, rng_.key()); }
+  void frame(fan_conn& c, const char* head) {
+    fmt_.append(c.out, {reinterpret_cast<const std::uint8_t*>(head), fan_head},
+                {reinterpret_cast<const std::uint8_t*>(filler_.data()), filler_.size()}, rng_.key());
+  }
 
   // A Close (1000), one attempt to send it: the server sees a goodbye, not a reset.
   void goodbye(fan_conn& c) {

@@ -40,11 +40,8 @@ struct frame_format {
 
   // Appends message `seq` of `p` as one masked frame with `key`.
   void append(zws::buffer& out, const pattern& p, std::uint64_t seq, zws::mask_key key) const {
-    const std::size_t n = p.size(), hs = send_head_size;
-    std::uint8_t* d = out.prepare(hs + 4 + n);
-    std::memcpy(d, send_head, hs);
-    std::memcpy(d + hs, key.bytes, 4);
-    std::uint8_t* pay = d + hs + 4;
+    const std::size_t n = p.size();
+    std::uint8_t* pay = start(out, n, key);
     if (n >= stamp_bytes && n <= inline_mask_max) {
       // The stamp word, then 8 bytes at a time (offsets stay multiples of 4, so
       // one key word masks them all), then the last 0..7 bytes one by one.
@@ -56,7 +53,26 @@ struct frame_format {
     } else {
       p.write_masked(pay, seq, 0, n, key);
     }
-    out.commit(hs + 4 + n);
+    out.commit(send_head_size + 4u + n);
+  }
+
+  // Appends one masked frame with `key` whose payload is `head` then `tail`; the
+  // header says head.size() + tail.size(), which must be the size this format sends.
+  void append(zws::buffer& out, std::span<const std::uint8_t> head, std::span<const std::uint8_t> tail,
+              zws::mask_key key) const {
+    std::uint8_t* pay = start(out, head.size() + tail.size(), key);
+    const std::size_t phase = zws::mask_copy({pay, head.size()}, head, key);
+    zws::mask_copy({pay + head.size(), tail.size()}, tail, key, phase);
+    out.commit(send_head_size + 4u + head.size() + tail.size());
+  }
+
+  // Room for a frame of `n` payload bytes in `out`, its header and `key` written;
+  // returns where the payload goes (commit the whole frame after writing it).
+  std::uint8_t* start(zws::buffer& out, std::size_t n, zws::mask_key key) const {
+    std::uint8_t* d = out.prepare(send_head_size + 4u + n);
+    std::memcpy(d, send_head, send_head_size);
+    std::memcpy(d + send_head_size, key.bytes, 4);
+    return d + send_head_size + 4;
   }
 
   // The size of the expected echo's header when `bytes` starts with it (FIN,
